@@ -1,0 +1,161 @@
+"""Tests for companion.activations: formulas against PyTorch, derivatives against autograd."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion import activations as A
+
+TORCH_FN = {
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": F.relu,
+    "leaky_relu": F.leaky_relu,                      # default slope 0.01, as in A.get
+    "gelu": F.gelu,                                  # exact (erf) GELU
+    "silu": F.silu,
+}
+EXTREME = [-1e30, -1e4, -100.0, -50.0, -20.0, -1e-7, 0.0, 1e-7, 20.0, 50.0, 100.0, 1e4, 1e30]
+
+
+def inputs(dtype):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, generator=g, dtype=torch.float64) * 4
+    return torch.cat([x, torch.tensor(EXTREME, dtype=torch.float64)]).to(dtype)
+
+
+def autograd_grad(name, x):
+    x = x.clone().requires_grad_(True)
+    TORCH_FN[name](x).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+def test_fn_and_grad_match_pytorch_float64(name):
+    act = A.get(name)
+    x = inputs(torch.float64)
+    torch.testing.assert_close(act.fn(x), TORCH_FN[name](x), rtol=0, atol=1e-6)
+    torch.testing.assert_close(act.grad(x), autograd_grad(name, x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+def test_fn_and_grad_match_pytorch_float32(name):
+    act = A.get(name)
+    x = inputs(torch.float32)
+    torch.testing.assert_close(act.fn(x), TORCH_FN[name](x), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(act.grad(x), autograd_grad(name, x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_nan_or_inf_for_huge_inputs(name, dtype):
+    big = torch.finfo(dtype).max / 2
+    x = torch.tensor([-big, -1e6, -100.0, 100.0, 1e6, big], dtype=dtype)
+    act = A.get(name)
+    assert torch.isfinite(act.fn(x)).all()
+    assert torch.isfinite(act.grad(x)).all()
+
+
+def test_known_values_from_the_chapter():
+    x = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    sigmoid, tanh = A.get("sigmoid"), A.get("tanh")
+    assert sigmoid.grad(x).max().item() == pytest.approx(0.25)          # not close to 1
+    assert x[sigmoid.grad(x).argmax()].item() == pytest.approx(0.0)
+    assert tanh.grad(x).max().item() == pytest.approx(1.0)
+    torch.testing.assert_close(tanh.fn(x), 2 * sigmoid.fn(2 * x) - 1)   # rescaled sigmoid
+    assert (A.get("relu").grad(x[x < 0]) == 0).all()
+
+
+def test_leaky_slope_and_plain_inputs():
+    act = A.get("leaky_relu", negative_slope=0.2)
+    x = torch.tensor([-2.0, 3.0])
+    torch.testing.assert_close(act.fn(x), F.leaky_relu(x, 0.2))
+    torch.testing.assert_close(act.grad(x), torch.tensor([0.2, 1.0]))
+    assert A.get("relu")([-1, 2]).tolist() == [0.0, 2.0]                # lists are accepted
+    assert "negative_slope=0.2" in repr(act)
+    assert act.name == "leaky_relu" and act.output_range and act.formula
+
+
+def test_bad_names_and_parameters_raise():
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*sigmoid, tanh, relu"):
+        A.get("swish")
+    with pytest.raises(ValueError, match="negative_slope must be in"):
+        A.get("leaky_relu", negative_slope=2.0)
+    with pytest.raises(ValueError, match="unknown init 'glorot'"):
+        A.build_mlp("relu", 2, 8, init="glorot")
+    with pytest.raises(ValueError, match="depth must be a positive int"):
+        A.build_mlp("relu", 0, 8)
+    with pytest.raises(ValueError, match="unknown activation"):
+        A.build_mlp("softmax", 2, 8)
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+def test_module_is_pytorchs_equivalent(name):
+    act = A.get(name)
+    x = inputs(torch.float32)
+    torch.testing.assert_close(act.module()(x), act.fn(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+def test_activation_layer_backprops_the_formula_derivative(name):
+    layer = A.ActivationLayer(name)
+    x = torch.randn(64, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
+    assert name in repr(layer)
+
+
+def test_build_mlp_layout_seed_and_from_scratch():
+    model = A.build_mlp("tanh", depth=3, width=16, in_features=6, num_classes=4, seed=1)
+    assert [type(m) for m in model] == [nn.Flatten] + [nn.Linear, nn.Tanh] * 3 + [nn.Linear]
+    assert model(torch.randn(5, 6)).shape == (5, 4)
+    same = A.build_mlp("relu", depth=3, width=16, in_features=6, num_classes=4, seed=1)
+    for a, b in zip(A.linear_layers(model), A.linear_layers(same)):
+        assert torch.equal(a.weight, b.weight)                           # weights depend on seed
+    ours = A.build_mlp("gelu", 3, 16, in_features=6, num_classes=4, seed=2, from_scratch=True)
+    theirs = A.build_mlp("gelu", 3, 16, in_features=6, num_classes=4, seed=2)
+    x = torch.randn(7, 6)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("init, std", [("xavier", lambda n_in, n_out: math.sqrt(2 / (n_in + n_out))),
+                                       ("he", lambda n_in, n_out: math.sqrt(2 / n_in))])
+def test_init_schemes_set_the_expected_weight_scale(init, std):
+    model = A.build_mlp("relu", depth=2, width=256, in_features=512, init=init, seed=0)
+    layer = A.linear_layers(model)[1]                                    # 256 -> 256
+    assert layer.weight.std().item() == pytest.approx(std(256, 256), rel=0.05)
+    assert (layer.bias == 0).all()
+
+
+def test_vanishing_gradients_sigmoid_vs_relu_at_depth_20():
+    torch.manual_seed(0)
+    X, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    norms = {name: A.layer_grad_norms(A.build_mlp(name, 20, 64, seed=0), X, y)
+             for name in ("sigmoid", "relu")}
+    assert len(norms["relu"]) == 21                                      # 20 hidden + output
+    assert norms["sigmoid"][0] < 1e-4 * norms["relu"][0]                 # orders of magnitude
+    assert norms["sigmoid"][0] < 1e-6 * norms["sigmoid"][-1]             # and it shrinks
+
+
+def test_layer_grad_norms_match_backward_and_leave_grads_alone():
+    model = A.build_mlp("silu", 2, 8, in_features=5, num_classes=3, seed=0)
+    X, y = torch.randn(10, 5), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    norms = A.layer_grad_norms(model, X, y)
+    assert all(p.grad is None for p in model.parameters())
+    F.cross_entropy(model(X), y).backward()
+    expected = [m.weight.grad.norm().item() for m in A.linear_layers(model)]
+    assert norms == pytest.approx(expected)
+
+
+def test_dead_fraction_counts_units_that_never_fire():
+    model = A.build_mlp("relu", 2, 10, in_features=4, num_classes=2, seed=0)
+    first = A.linear_layers(model)[0]
+    with torch.no_grad():
+        first.weight[:3] = 0.0
+        first.bias[:3] = -1.0                                            # 3 of 10 units: always < 0
+        first.bias[3:] = 100.0                                           # the rest: always > 0
+    dead = A.dead_fraction(model, torch.randn(50, 4), batch_size=16)
+    assert len(dead) == 2
+    assert dead[0] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="activation layers"):
+        A.dead_fraction(nn.Linear(3, 3), torch.randn(2, 3))
