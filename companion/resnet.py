@@ -1,0 +1,306 @@
+"""Residual networks: the blocks, ResNet-18/34/50, a small ResNet for digits, and depth-sweep helpers.
+
+The blocks keep torchvision's parameter names and stride placement ("ResNet v1.5": a bottleneck
+downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load torchvision's
+``state_dict`` with ``strict=True`` and compute the same outputs.
+
+Used in: book/03_resnet.ipynb
+"""
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SHORTCUTS = ("A", "B", "C")
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A shortcut: subsample by `stride`, then pad the missing channels with zeros (no parameters)."""
+
+    def __init__(self, in_channels, out_channels, stride):
+        super().__init__()
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x):                                  # (batch, in_channels, height, width)
+        x = x[:, :, ::self.stride, ::self.stride]          # (batch, in_channels, height/stride, width/stride)
+        extra = self.out_channels - self.in_channels
+        return F.pad(x, (0, 0, 0, 0, 0, extra))            # (batch, out_channels, height/stride, width/stride)
+
+    def extra_repr(self):
+        return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}"
+
+
+def make_shortcut(in_channels, out_channels, stride=1, shortcut="B"):
+    """The shortcut branch of a block: None (identity), zero padding (A) or a 1x1 conv + BN projection (B, C).
+
+    Option B projects only where the shape changes (torchvision's choice); C projects in every block;
+    A never projects and pads the new channels with zeros.
+    """
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"unknown shortcut option {shortcut!r}; expected one of 'A', 'B', 'C'")
+    shape_changes = stride != 1 or in_channels != out_channels
+    if shortcut == "A":
+        if out_channels < in_channels:
+            raise ValueError(f"shortcut 'A' can only add channels; got {in_channels} -> {out_channels}")
+        return ZeroPadShortcut(in_channels, out_channels, stride) if shape_changes else None
+    if shortcut == "B" and not shape_changes:
+        return None
+    return nn.Sequential(                                  # torchvision's names: downsample.0, downsample.1
+        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with BN; ReLU after adding the shortcut: relu(F(x) + shortcut(x))."""
+
+    expansion = 1
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
+
+    def forward(self, x):                                  # (batch, in_channels, height, width)
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height/stride, width/stride)
+        out = self.bn2(self.conv2(out))                    # same shape: this is F(x)
+        return self.relu(out + identity)                   # the addition, then ReLU
+
+
+class Bottleneck(nn.Module):
+    """1x1 conv reduces channels, 3x3 conv (carries the stride), 1x1 conv restores 4x channels; then add and ReLU."""
+
+    expansion = 4
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1, bias=False)        # reduce
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, out_channels, kernel_size=1, bias=False)       # restore (x4)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
+
+    def forward(self, x):                                  # (batch, in_channels, height, width)
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height, width)
+        out = self.relu(self.bn2(self.conv2(out)))         # (batch, channels, height/stride, width/stride)
+        out = self.bn3(self.conv3(out))                    # (batch, 4 * channels, height/stride, width/stride)
+        return self.relu(out + identity)
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation residual unit (He et al. 2016): x + conv(relu(bn(conv(relu(bn(x)))))); nothing after the addition."""
+
+    def __init__(self, in_channels, channels, stride=1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.relu = nn.ReLU()
+        self.downsample = None
+        if stride != 1 or in_channels != channels:
+            self.downsample = nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False)
+
+    def forward(self, x):                                  # (batch, in_channels, height, width)
+        h = self.relu(self.bn1(x))                         # pre-activation
+        identity = x if self.downsample is None else self.downsample(h)
+        out = self.conv1(h)                                # (batch, channels, height/stride, width/stride)
+        out = self.conv2(self.relu(self.bn2(out)))
+        return out + identity                              # the identity path stays untouched
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+def _block_class(block):
+    if isinstance(block, str):
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block kind {block!r}; expected 'basic' or 'bottleneck'")
+        return BLOCKS[block]
+    if block in (BasicBlock, Bottleneck):
+        return block
+    raise ValueError(f"unknown block kind {block!r}; expected 'basic', 'bottleneck', BasicBlock or Bottleneck")
+
+
+class ResNet(nn.Module):
+    """Stem, stages of residual blocks (each after the first halves height and width), global average pooling, classifier.
+
+    `layers` gives the number of blocks per stage and `widths` the channels of each stage (before the
+    bottleneck's expansion). `small_input=True` swaps the ImageNet stem (7x7 stride-2 conv + max pool)
+    for one 3x3 stride-1 conv, for 28x28 or 32x32 images.
+    """
+
+    def __init__(self, block, layers, num_classes=1000, *, widths=(64, 128, 256, 512),
+                 in_channels=3, shortcut="B", small_input=False):
+        super().__init__()
+        block = _block_class(block)
+        layers, widths = list(layers), list(widths)
+        if not layers or len(layers) != len(widths):
+            raise ValueError(f"layers and widths need the same, non-zero length; got {len(layers)} and {len(widths)}")
+        for i, n in enumerate(layers):
+            _check_positive_int(f"layers[{i}] (blocks in stage {i + 1})", n)
+        for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
+            _check_positive_int(name, value)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"unknown shortcut option {shortcut!r}; expected one of 'A', 'B', 'C'")
+        self.block, self.layers, self.widths, self.shortcut = block.__name__, layers, widths, shortcut
+
+        stem_channels = widths[0]
+        if small_input:
+            self.conv1 = nn.Conv2d(in_channels, stem_channels, kernel_size=3, padding=1, bias=False)
+            self.maxpool = nn.Identity()
+        else:
+            self.conv1 = nn.Conv2d(in_channels, stem_channels, kernel_size=7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(stem_channels)
+        self.relu = nn.ReLU()
+
+        channels_in = stem_channels
+        for i, (num_blocks, width) in enumerate(zip(layers, widths)):
+            stride = 1 if i == 0 else 2
+            blocks = []
+            for j in range(num_blocks):
+                blocks.append(block(channels_in, width, stride if j == 0 else 1, shortcut))
+                channels_in = width * block.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))   # torchvision's names: layer1 ... layer4
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(channels_in, num_classes)
+
+        for m in self.modules():                           # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    @property
+    def stages(self):
+        return [getattr(self, f"layer{i + 1}") for i in range(len(self.layers))]
+
+    def forward(self, x):                                  # (batch, in_channels, height, width)
+        if x.dim() != 4:
+            raise ValueError(f"ResNet expects x of shape (batch, channels, height, width); got {tuple(x.shape)}")
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # stem: ImageNet 224 -> 56
+        for stage in self.stages:
+            x = stage(x)                                   # each stage after the first halves height and width
+        x = self.avgpool(x).flatten(1)                     # (batch, final channels)
+        return self.fc(x)                                  # (batch, num_classes)
+
+    def extra_repr(self):
+        return f"block={self.block}, layers={self.layers}, widths={self.widths}, shortcut={self.shortcut!r}"
+
+
+def resnet18(num_classes=1000, **kwargs):
+    """ResNet-18: basic blocks [2, 2, 2, 2]; 11,689,512 parameters with 1000 classes."""
+    return ResNet("basic", [2, 2, 2, 2], num_classes, **kwargs)
+
+
+def resnet34(num_classes=1000, **kwargs):
+    """ResNet-34: basic blocks [3, 4, 6, 3]."""
+    return ResNet("basic", [3, 4, 6, 3], num_classes, **kwargs)
+
+
+def resnet50(num_classes=1000, **kwargs):
+    """ResNet-50: bottleneck blocks [3, 4, 6, 3]; 25,557,032 parameters with 1000 classes."""
+    return ResNet("bottleneck", [3, 4, 6, 3], num_classes, **kwargs)
+
+
+def small_resnet(num_classes=10, *, widths=(16, 32, 64), blocks_per_stage=1, in_channels=1):
+    """A small ResNet for 28x28 digits: 3x3 stem, three stages of basic blocks (28 -> 14 -> 7), pooling, classifier."""
+    _check_positive_int("blocks_per_stage", blocks_per_stage)
+    return ResNet("basic", [blocks_per_stage] * len(widths), num_classes, widths=widths,
+                  in_channels=in_channels, small_input=True)
+
+
+# ---- depth-sweep helpers: the same MLP with and without shortcuts --------------------------------
+
+class MLPBlock(nn.Module):
+    """Linear-BN-ReLU-Linear-BN = F(x), then relu(F(x) + x) when residual, relu(F(x)) when plain."""
+
+    def __init__(self, num_hiddens, residual=True):
+        super().__init__()
+        self.residual = residual
+        self.f = nn.Sequential(
+            nn.Linear(num_hiddens, num_hiddens), nn.BatchNorm1d(num_hiddens), nn.ReLU(),
+            nn.Linear(num_hiddens, num_hiddens), nn.BatchNorm1d(num_hiddens),
+        )
+        self.relu = nn.ReLU()
+
+    def forward(self, x):                                  # (batch, num_hiddens)
+        out = self.f(x)
+        if self.residual:
+            out = out + x                                  # the shortcut
+        return self.relu(out)
+
+    def extra_repr(self):
+        return f"residual={self.residual}"
+
+
+class DepthMLP(nn.Module):
+    """Flatten -> Linear-BN-ReLU (stem) -> `depth` MLPBlocks -> Linear (head): the degradation experiment."""
+
+    def __init__(self, depth, *, residual, num_inputs=784, num_hiddens=64, num_outputs=10):
+        super().__init__()
+        for name, value in (("depth", depth), ("num_inputs", num_inputs),
+                            ("num_hiddens", num_hiddens), ("num_outputs", num_outputs)):
+            _check_positive_int(name, value)
+        if not isinstance(residual, bool):
+            raise ValueError(f"residual must be True or False; got {residual!r}")
+        self.depth, self.residual = depth, residual
+        self.stem = nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_hiddens),
+                                  nn.BatchNorm1d(num_hiddens), nn.ReLU())
+        self.blocks = nn.Sequential(*[MLPBlock(num_hiddens, residual) for _ in range(depth)])
+        self.head = nn.Linear(num_hiddens, num_outputs)
+
+    def forward(self, x):                                  # (batch, ...) with num_inputs values per example
+        return self.head(self.blocks(self.stem(x)))        # (batch, num_outputs)
+
+    def extra_repr(self):
+        return f"depth={self.depth}, residual={self.residual}"
+
+
+def depth_mlp(depth, residual=True, *, num_inputs=784, num_hiddens=64, num_outputs=10):
+    """A plain (residual=False) or residual MLP of `depth` blocks; the widget's `build` function."""
+    return DepthMLP(depth, residual=residual, num_inputs=num_inputs,
+                    num_hiddens=num_hiddens, num_outputs=num_outputs)
+
+
+def gradient_norms(model, X, y, loss_fn=None):
+    """Per-block gradient norms: the L2 norm of d(loss)/d(parameters) of each block in `model.blocks`.
+
+    Measured on one batch (X, y) in training mode, on a copy of the model, so the model's
+    gradients and BatchNorm statistics are left untouched. Returns a tensor of shape (num_blocks,),
+    first block first.
+    """
+    if not isinstance(getattr(model, "blocks", None), nn.Sequential):
+        raise ValueError("gradient_norms expects a model with a `blocks` nn.Sequential (e.g. depth_mlp(...)); "
+                         f"got {type(model).__name__}")
+    if len(X) != len(y):
+        raise ValueError(f"X and y need the same length; got {len(X)} and {len(y)}")
+    probe = copy.deepcopy(model).train()
+    probe.zero_grad(set_to_none=True)
+    device = next(probe.parameters()).device
+    loss = (loss_fn or F.cross_entropy)(probe(X.to(device)), y.to(device))
+    loss.backward()
+    norms = []
+    for block in probe.blocks:
+        grads = [p.grad.flatten() for p in block.parameters() if p.grad is not None]
+        norms.append(torch.cat(grads).norm().item() if grads else 0.0)
+    return torch.tensor(norms)

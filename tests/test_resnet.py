@@ -1,0 +1,189 @@
+"""Tests for companion.resnet: torchvision equality, the degradation experiment, clear errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from companion.book import default_threads
+from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, depth_mlp, gradient_norms,
+                              make_shortcut, resnet18, resnet34, resnet50, small_resnet)
+
+MODELS = {"resnet18": (resnet18, torchvision.models.resnet18),
+          "resnet50": (resnet50, torchvision.models.resnet50)}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def threads():
+    """Honour BOOK_THREADS (1 for these light tests: faster than 2 on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(default_threads())
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """name -> (ours, torchvision's), ours holding torchvision's weights (loaded strictly)."""
+    return {name: pair(name) for name in MODELS}
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def pair(name, num_classes=1000):
+    """Our model and torchvision's, ours holding torchvision's weights (loaded strictly)."""
+    ours, theirs = MODELS[name]
+    torch.manual_seed(0)
+    reference = theirs(num_classes=num_classes)
+    model = ours(num_classes=num_classes)
+    model.load_state_dict(reference.state_dict(), strict=True)
+    return model, reference
+
+
+@pytest.mark.parametrize("name, expected", [("resnet18", 11_689_512), ("resnet50", 25_557_032)])
+def test_parameter_counts_and_names_equal_torchvision(pairs, name, expected):
+    model, reference = pairs[name]
+    assert count(model) == expected == count(reference)
+    assert {k: v.shape for k, v in model.state_dict().items()} == \
+        {k: v.shape for k, v in reference.state_dict().items()}
+
+
+def assert_same_as_torchvision(model, reference, shape, num_classes):
+    X = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    for mode in ("eval", "train"):
+        model.train(mode == "train")
+        reference.train(mode == "train")
+        out, ref_out = model(X), reference(X)
+        assert out.shape == (shape[0], num_classes)
+        torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5, msg=f"{mode}-mode outputs differ")
+    # train mode updated the BatchNorm running statistics the same way
+    torch.testing.assert_close(model.state_dict(), reference.state_dict(), atol=1e-5, rtol=1e-5)
+    target = torch.arange(shape[0]) % num_classes
+    model.zero_grad()
+    reference.zero_grad()
+    F.cross_entropy(out, target).backward()
+    F.cross_entropy(ref_out, target).backward()
+    ref_params = dict(reference.named_parameters())
+    for pname, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, ref_params[pname].grad, atol=1e-5, rtol=1e-5,
+                                   msg=f"gradient of {pname} differs")
+
+
+@pytest.mark.parametrize("name, shape", [
+    ("resnet18", (2, 3, 64, 64)),
+    ("resnet18", (3, 3, 40, 72)),
+    ("resnet50", (2, 3, 64, 64)),
+    ("resnet50", (2, 3, 48, 56)),
+])
+def test_outputs_and_gradients_equal_torchvision(pairs, name, shape):
+    model, reference = pairs[name]
+    assert_same_as_torchvision(model, reference, shape, 1000)
+
+
+def test_other_num_classes_equal_torchvision():
+    model, reference = pair("resnet18", num_classes=10)
+    assert_same_as_torchvision(model, reference, (2, 3, 32, 32), 10)
+
+
+def test_bottleneck_is_v15_stride_on_3x3():
+    block = Bottleneck(256, 128, stride=2)
+    assert block.conv1.stride == (1, 1) and block.conv2.stride == (2, 2) and block.conv3.stride == (1, 1)
+    assert (block.conv1.out_channels, block.conv3.out_channels) == (128, 512)      # reduce, then restore x4
+    assert block(torch.randn(2, 256, 8, 8)).shape == (2, 512, 4, 4)
+
+
+def test_shortcut_options():
+    # A adds no parameters, C the most; only B matches torchvision
+    a, b, c = (count(resnet34(shortcut=s)) for s in "ABC")
+    assert a < b < c and b == count(torchvision.models.resnet34())
+    block = BasicBlock(16, 32, stride=2, shortcut="A")
+    X = torch.randn(2, 16, 8, 8)
+    assert block(X).shape == (2, 32, 4, 4)
+    padded = block.downsample(X)
+    torch.testing.assert_close(padded[:, :16], X[:, :, ::2, ::2])
+    assert padded[:, 16:].abs().sum() == 0
+    assert make_shortcut(16, 16, 1, "B") is None and make_shortcut(16, 16, 1, "C") is not None
+
+
+def test_identity_is_easy_to_represent():
+    X = torch.randn(4, 8, 6, 6)
+    preact = PreActBlock(8, 8).eval()
+    torch.nn.init.zeros_(preact.conv2.weight)               # F = 0
+    torch.testing.assert_close(preact(X), X)                 # exactly the identity
+    basic = BasicBlock(8, 8).eval()
+    torch.nn.init.zeros_(basic.bn2.weight)                   # F = 0, but ReLU follows the addition
+    torch.testing.assert_close(basic(X), X.relu())
+
+
+def test_small_resnet_for_digits():
+    model = small_resnet(num_classes=10)
+    assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+    assert count(model) < 100_000
+
+
+def train_loss(model, X, y, steps=200, batch_size=128, lr=1e-3):
+    """A bare seeded Adam loop; the mean training loss over the last 20 steps."""
+    g = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        idx = torch.randint(len(X), (batch_size,), generator=g)
+        loss = F.cross_entropy(model(X[idx]), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return sum(losses[-20:]) / 20
+
+
+def test_depth_sweep_plain_degrades_residual_trains():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2048, 32, generator=g)                   # labels from a random linear teacher
+    y = (X @ torch.randn(32, 10, generator=g)).argmax(1)
+    losses = {}
+    for depth, residual in [(1, False), (12, False), (12, True)]:
+        torch.manual_seed(0)
+        model = depth_mlp(depth, residual, num_inputs=32, num_hiddens=32)
+        losses[depth, residual] = train_loss(model, X, y)
+    assert losses[12, False] > losses[1, False] + 0.5         # deeper plain trains worse...
+    assert losses[12, False] > losses[12, True] + 0.5         # ...and the shortcuts fix it
+    assert losses[12, True] < 2.0                            # ln(10) = 2.30 is chance
+
+
+def test_gradient_norms():
+    torch.manual_seed(0)
+    X, y = torch.randn(64, 1, 28, 28), torch.randint(10, (64,))
+    plain, residual = depth_mlp(20, residual=False), depth_mlp(20, residual=True)
+    before = [p.clone() for p in plain.state_dict().values()]
+    norms = gradient_norms(plain, X, y)
+    assert norms.shape == (20,) and (norms > 0).all()
+    assert all(p.grad is None for p in plain.parameters())                 # the model is left untouched
+    assert all(torch.equal(a, b) for a, b in zip(before, plain.state_dict().values()))
+    # plain: gradients explode towards the input; residual: far more even
+    spread = lambda n: (n.max() / n.min()).item()
+    assert spread(norms) > 10 * spread(gradient_norms(residual, X, y))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: ResNet("wide", [2, 2, 2, 2]), "unknown block kind 'wide'"),
+    (lambda: ResNet(torch.nn.Linear, [2, 2]), "unknown block kind"),
+    (lambda: ResNet("basic", [2, 0, 2, 2]), r"layers\[1\].*positive integer; got 0"),
+    (lambda: ResNet("basic", [2, 2], widths=(64, 128, 256)), "same, non-zero length"),
+    (lambda: resnet18(shortcut="D"), "unknown shortcut option 'D'"),
+    (lambda: resnet18(num_classes=0), "num_classes must be a positive integer"),
+    (lambda: depth_mlp(0), "depth must be a positive integer; got 0"),
+    (lambda: depth_mlp(-3, residual=False), "depth must be a positive integer; got -3"),
+    (lambda: depth_mlp(2.5), "depth must be a positive integer"),
+    (lambda: depth_mlp(3, residual="yes"), "residual must be True or False"),
+    (lambda: small_resnet(blocks_per_stage=0), "blocks_per_stage must be a positive integer"),
+    (lambda: make_shortcut(32, 16, 1, "A"), "can only add channels"),
+    (lambda: gradient_norms(resnet18(), torch.randn(2, 3, 32, 32), torch.zeros(2, dtype=torch.long)),
+     "expects a model with a `blocks`"),
+    (lambda: gradient_norms(depth_mlp(2), torch.randn(4, 784), torch.zeros(3, dtype=torch.long)),
+     "same length; got 4 and 3"),
+    (lambda: small_resnet()(torch.rand(28, 28)), r"\(batch, channels, height, width\); got \(28, 28\)"),
+])
+def test_clear_errors(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
