@@ -1,0 +1,67 @@
+"""Book-wide switches: fast mode, seeding, thread count, and `glue` that works anywhere.
+
+Used in: every chapter's second cell (`setup()`), and wherever a size depends on the mode
+(`pick(full, fast)`).
+"""
+import os
+import random
+
+import numpy as np
+import torch
+
+FAST = os.environ.get("BOOK_FAST", "0") not in ("", "0", "false", "False")
+"""True when the environment variable BOOK_FAST=1: smaller data and fewer epochs (used by CI)."""
+
+
+def pick(full, fast):
+    """Return `fast` in fast mode (BOOK_FAST=1), else `full`."""
+    return fast if FAST else full
+
+
+def default_threads():
+    """Torch threads to use: env BOOK_THREADS if set, else 2 (a laptop-sized default)."""
+    value = os.environ.get("BOOK_THREADS")
+    if value:
+        return max(1, int(value))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def seed_everything(seed=0):
+    """Seed Python's, NumPy's and torch's random generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup(seed=0, threads=None):
+    """Seed every generator and set torch's CPU thread count; print what was chosen.
+
+    Small models train no faster on more threads, and two busy processes on few cores slow each
+    other down several times over, so the thread count is set deliberately here.
+    """
+    seed_everything(seed)
+    threads = threads or default_threads()
+    torch.set_num_threads(threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    mode = "fast (BOOK_FAST=1)" if FAST else "full"
+    print(f"torch {torch.__version__} | device: {device} | threads: {threads} | seed: {seed} | mode: {mode}")
+
+
+def glue(name, value, display=True):
+    """Store `value` under `name` for the prose ({glue:text}`name`) and, by default, show it.
+
+    Uses MyST-NB's glue when it is installed (the book build); elsewhere (Colab, a plain
+    JupyterLab) it only displays the value, so the notebook still runs.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        myst_glue = None
+    if myst_glue is not None:
+        myst_glue(name, value, display=display)
+    elif display:
+        try:
+            from IPython.display import display as ipy_display
+            ipy_display(value)
+        except ImportError:
+            print(value)
