@@ -39,9 +39,6 @@ class History:
         return {key: list(getattr(self, key))
                 for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds")}
 
-    def __eq__(self, other):
-        return isinstance(other, History) and self.as_dict() == other.as_dict()
-
     def __repr__(self):
         if not self.epochs:
             return "History(0 epochs)"

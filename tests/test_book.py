@@ -1,0 +1,43 @@
+"""The book's own hygiene: table of contents, clean notebooks, the Colab cell."""
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+TOP = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((TOP / "_config.yml").read_text())
+TOC = yaml.safe_load((TOP / "_toc.yml").read_text())
+NOTEBOOKS = sorted((TOP / "book").glob("*.ipynb"))
+
+
+def toc_files():
+    files = [TOC["root"]]
+    for entry in TOC.get("chapters") or []:
+        files.append(entry["file"])
+    return files
+
+
+def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
+    listed = {str(Path(f).with_suffix("")) for f in toc_files()}
+    present = {str(p.relative_to(TOP).with_suffix("")) for p in NOTEBOOKS}
+    assert listed == present
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_cell_installs_the_companion_in_colab_from_the_configured_repository(path):
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    url = CONFIG["repository"]["url"]
+    first = code[0].source
+    assert 'if "google.colab" in sys.modules:' in first
+    assert f"git+{url}.git@{CONFIG['repository']['branch']}" in first
+    assert "setup(" in code[1].source  # seeds and sets threads before anything runs
