@@ -74,12 +74,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     windows = _windows(x, (kh, kw), stride, padding, 0.0, "conv2d")
     batch, _, out_h, out_w = windows.shape[:4]
-    # im2col: one row per (image, output position), one column per (channel, kernel pixel)
-    cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(batch * out_h * out_w, num_inputs * kh * kw)
-    out = cols @ weight.reshape(num_outputs, -1).T    # (batch * out_h * out_w, out_channels)
+    # im2col: per image, one row per (channel, kernel pixel), one column per output position
+    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(batch, num_inputs * kh * kw, out_h * out_w)
+    out = weight.reshape(num_outputs, -1) @ cols      # (batch, out_channels, out_h * out_w)
     if bias is not None:
-        out = out + bias
-    return out.reshape(batch, out_h, out_w, num_outputs).permute(0, 3, 1, 2)  # (b, c, h, w)
+        out = out + bias.reshape(-1, 1)               # one bias per output channel
+    return out.reshape(batch, num_outputs, out_h, out_w)
 
 
 # ----------------------------------------------------------------------------- pooling
