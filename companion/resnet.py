@@ -73,9 +73,9 @@ class BasicBlock(nn.Module):
         self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
 
     def forward(self, x):                                  # (batch, in_channels, height, width)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height/stride, width/stride)
         out = self.bn2(self.conv2(out))                    # same shape: this is F(x)
+        identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)                   # the addition, then ReLU
 
 
@@ -97,10 +97,10 @@ class Bottleneck(nn.Module):
         self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
 
     def forward(self, x):                                  # (batch, in_channels, height, width)
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height, width)
         out = self.relu(self.bn2(self.conv2(out)))         # (batch, channels, height/stride, width/stride)
         out = self.bn3(self.conv3(out))                    # (batch, 4 * channels, height/stride, width/stride)
+        identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
 
@@ -143,8 +143,9 @@ class ResNet(nn.Module):
     """Stem, stages of residual blocks (each after the first halves height and width), global average pooling, classifier.
 
     `layers` gives the number of blocks per stage and `widths` the channels of each stage (before the
-    bottleneck's expansion). `small_input=True` swaps the ImageNet stem (7x7 stride-2 conv + max pool)
-    for one 3x3 stride-1 conv, for 28x28 or 32x32 images.
+    bottleneck's expansion). `small_input=True` swaps the ImageNet stem (7x7 stride-2 conv, 3x3
+    stride-2 max pool: a quarter of the height and width) for a 3x3 stride-1 conv and a 2x2 max pool
+    (half), for 28x28 or 32x32 images.
     """
 
     def __init__(self, block, layers, num_classes=1000, *, widths=(64, 128, 256, 512),
@@ -163,9 +164,9 @@ class ResNet(nn.Module):
         self.block, self.layers, self.widths, self.shortcut = block.__name__, layers, widths, shortcut
 
         stem_channels = widths[0]
-        if small_input:
+        if small_input:                                   # 28x28 digits: 3x3 conv, then 2x2 max pool (28 -> 14)
             self.conv1 = nn.Conv2d(in_channels, stem_channels, kernel_size=3, padding=1, bias=False)
-            self.maxpool = nn.Identity()
+            self.maxpool = nn.MaxPool2d(kernel_size=2)
         else:
             self.conv1 = nn.Conv2d(in_channels, stem_channels, kernel_size=7, stride=2, padding=3, bias=False)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -197,7 +198,7 @@ class ResNet(nn.Module):
     def forward(self, x):                                  # (batch, in_channels, height, width)
         if x.dim() != 4:
             raise ValueError(f"ResNet expects x of shape (batch, channels, height, width); got {tuple(x.shape)}")
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # stem: ImageNet 224 -> 56
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # stem: 224 -> 56 (ImageNet), 28 -> 14 (small)
         for stage in self.stages:
             x = stage(x)                                   # each stage after the first halves height and width
         x = self.avgpool(x).flatten(1)                     # (batch, final channels)
@@ -223,7 +224,7 @@ def resnet50(num_classes=1000, **kwargs):
 
 
 def small_resnet(num_classes=10, *, widths=(16, 32, 64), blocks_per_stage=1, in_channels=1):
-    """A small ResNet for 28x28 digits: 3x3 stem, three stages of basic blocks (28 -> 14 -> 7), pooling, classifier."""
+    """A small ResNet for 28x28 digits: 3x3 stem and 2x2 pool (28 -> 14), three stages of basic blocks (14 -> 7 -> 4), pooling, classifier."""
     _check_positive_int("blocks_per_stage", blocks_per_stage)
     return ResNet("basic", [blocks_per_stage] * len(widths), num_classes, widths=widths,
                   in_channels=in_channels, small_input=True)
