@@ -12,16 +12,18 @@ import torch.nn.functional as F
 from companion.cnn import conv2d
 
 
-def best_time(fn, repeats=7, number=20):
-    """Best (least disturbed) mean seconds per call over `repeats` runs of `number` calls."""
-    fn()                                              # warm up
-    times = []
+def best_times(fns, repeats=15, number=20):
+    """Best mean seconds per call of each function; runs interleaved so both see the same load."""
+    for fn in fns:
+        fn()                                          # warm up
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
+    return best
 
 
 def main():
@@ -33,8 +35,8 @@ def main():
     torch.testing.assert_close(conv2d(x, weight, bias, padding=1),
                                F.conv2d(x, weight, bias, padding=1), atol=1e-5, rtol=1e-5)
     with torch.no_grad():
-        ours = best_time(lambda: conv2d(x, weight, bias, padding=1))
-        theirs = best_time(lambda: F.conv2d(x, weight, bias, padding=1))
+        ours, theirs = best_times([lambda: conv2d(x, weight, bias, padding=1),
+                                   lambda: F.conv2d(x, weight, bias, padding=1)])
     ratio = ours / theirs
     print(f"threads {torch.get_num_threads()}, input {tuple(x.shape)}, weight {tuple(weight.shape)}")
     print(f"companion.cnn.conv2d: {ours * 1e3:7.3f} ms per call")
