@@ -22,7 +22,7 @@ data: setup
 	$(BIN)/python -m companion.data
 
 vendor:
-	scripts/vendor_widgets_js.sh
+	scripts/vendor_js.sh
 
 book: data vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going

@@ -215,6 +215,8 @@ class Playground:
         for name, control in self.controls.items():
             if not getattr(control, "description", None):
                 control.description = name
+            if hasattr(control, "style") and hasattr(control.style, "description_width"):
+                control.style.description_width = "110px"  # room for "learning rate"
             control.observe(self._on_change, names="value")
         self.train_button = widgets.Button(description="Train", button_style="primary")
         self.train_button.on_click(lambda _button: self.train())

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Vendor the book's JavaScript from the npm registry into _vendor/, so the built HTML loads no
+# script from the internet: the widget manager and require.js (widgets render from their saved
+# state; MyST-NB would load them from CDNs) and MathJax (Sphinx would load it from a CDN).
+# _config.yml points `nb_ipywidgets_js` and `mathjax_path` at these files; _vendor/ is git-ignored.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=_vendor/widgets
+mathjax=_vendor/mathjax
+if [ -f "$dest/embed-amd.js" ] && [ -f "$dest/require.js" ] && [ -f "$mathjax/tex-mml-chtml.js" ]; then
+  exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && npm pack --silent @jupyter-widgets/html-manager@1.0.6 requirejs@2.3.4 mathjax@3.2.2 >/dev/null)
+mkdir -p "$dest"
+tar -xzf "$tmp"/jupyter-widgets-html-manager-1.0.6.tgz -C "$tmp"
+cp "$tmp"/package/dist/* "$dest"/
+rm -rf "$tmp/package"
+tar -xzf "$tmp"/requirejs-2.3.4.tgz -C "$tmp"
+cp "$tmp"/package/require.js "$dest"/require.js
+rm -f "$dest"/*.map
+rm -rf "$tmp/package"
+tar -xzf "$tmp"/mathjax-3.2.2.tgz -C "$tmp"
+mkdir -p "$mathjax/output/chtml/fonts"
+cp "$tmp"/package/es5/tex-mml-chtml.js "$mathjax"/
+cp -r "$tmp"/package/es5/output/chtml/fonts/woff-v2 "$mathjax"/output/chtml/fonts/
+echo "vendored widget JavaScript into $dest and MathJax into $mathjax"
