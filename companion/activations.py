@@ -132,6 +132,11 @@ class Activation:
         return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
                 "gelu": nn.GELU, "silu": nn.SiLU}[self.name]()
 
+    def __str__(self):
+        if self.negative_slope is None:
+            return self.name
+        return f"{self.name} (a={self.negative_slope:g})"
+
     def __repr__(self):
         if self.negative_slope is None:
             return f"Activation({self.name!r})"

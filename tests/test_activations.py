@@ -74,6 +74,7 @@ def test_leaky_slope_and_plain_inputs():
     torch.testing.assert_close(act.grad(x), torch.tensor([0.2, 1.0]))
     assert A.get("relu")([-1, 2]).tolist() == [0.0, 2.0]                # lists are accepted
     assert "negative_slope=0.2" in repr(act)
+    assert str(act) == "leaky_relu (a=0.2)" and str(A.get("gelu")) == "gelu"
     assert act.name == "leaky_relu" and act.output_range and act.formula
 
 
