@@ -58,14 +58,21 @@ def main():
     X, y = train.tensors
     common = dict(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, seed=0)
     runs = {"bare": [], "fit": [], "live": []}
-    for _ in range(args.repeats):  # interleaved, so drift in machine speed hits all three
-        runs["bare"].append(bare_loop(make_model(), X, y, **common))
+    def run(name):
+        model = make_model()
         start = time.perf_counter()
-        fit(make_model(), train, live=False, **common)
-        runs["fit"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fit(make_model(), train, live="render", **common)
-        runs["live"].append(time.perf_counter() - start)
+        if name == "bare":
+            bare_loop(model, X, y, **common)
+        else:
+            fit(model, train, live=False if name == "fit" else "render", **common)
+        runs[name].append(time.perf_counter() - start)
+
+    run("bare")  # warm-up, not counted
+    runs["bare"].clear()
+    order = list(runs)
+    for repeat in range(args.repeats):  # interleaved and rotated: drift hits all three alike
+        for name in order[repeat % 3:] + order[:repeat % 3]:
+            run(name)
     best = {name: min(times) for name, times in runs.items()}
     for name, times in runs.items():
         print(json.dumps({"run": name, "images": args.images, "epochs": args.epochs,

@@ -4,6 +4,7 @@ For a `TensorDataset` (or an `(X, y)` pair of tensors) `fit` batches by indexing
 a seeded permutation: no per-sample Python and no DataLoader. Any other `Dataset` goes through a
 seeded DataLoader. Used in: every chapter that trains a model.
 """
+import contextlib
 import time
 
 import torch
@@ -137,7 +138,9 @@ def _to_device_once(X, y, device):
 
 
 def _autocast(device, enabled):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 @torch.no_grad()
