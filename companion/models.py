@@ -1,0 +1,138 @@
+"""The MNIST chapter's models: the source article's CNN and the speedrun nets and recipes.
+
+- `seed_cnn()`: the Keras model the chapter starts from, in PyTorch (225,034 parameters).
+- `speedrun_net()`: a lean conv net that reads raw (N, 1, 28, 28) images in [0, 1]; its first
+  module, `PrepareDigits`, standardizes, crops and rearranges them (and shifts them at random
+  while training, when asked), so the saved model needs no separate preprocessing.
+- `SPEEDRUNS` and `speedrun(target)`: the book's recipes for 99.0 % and 99.5 % test accuracy,
+  shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
+
+Used in: book/04_mnist.ipynb.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images, scaled to [0, 1]
+
+
+def seed_cnn():
+    """The source article's Keras CNN in PyTorch: (N, 1, 28, 28) images -> (N, 10) logits.
+
+    Conv2D(32, 3x3, ReLU) -> MaxPool(2) -> Conv2D(64, 3x3, ReLU) -> MaxPool(2) -> Flatten
+    -> Dense(128, ReLU) -> Dropout(0.5) -> Dense(10). Keras' final softmax is left out:
+    `nn.CrossEntropyLoss` applies log-softmax itself. 225,034 parameters.
+    """
+    return nn.Sequential(                             # (N, 1, 28, 28)
+        nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(),   # (N, 32, 26, 26)
+        nn.MaxPool2d(2),                              # (N, 32, 13, 13)
+        nn.Conv2d(32, 64, kernel_size=3), nn.ReLU(),  # (N, 64, 11, 11)
+        nn.MaxPool2d(2),                              # (N, 64, 5, 5)
+        nn.Flatten(),                                 # (N, 1600)
+        nn.Linear(64 * 5 * 5, 128), nn.ReLU(),        # (N, 128)
+        nn.Dropout(0.5),
+        nn.Linear(128, 10),                           # (N, 10) logits
+    )
+
+
+class PrepareDigits(nn.Module):
+    """Standardize, crop to `size` x `size` and fold each 2x2 block of pixels into channels.
+
+    (N, 1, 28, 28) in [0, 1] -> (N, 4, size/2, size/2). The crop is centred; while training,
+    with `max_shift` > 0, each image's crop window moves by up to `max_shift` pixels in each
+    direction (a random translation, the augmentation that suits digits).
+    """
+
+    def __init__(self, size=24, max_shift=0):
+        super().__init__()
+        if size % 2 or not 2 <= size <= 28 or (28 - size) // 2 < max_shift:
+            raise ValueError(f"PrepareDigits: size must be even, at most 28 and leave room for "
+                             f"max_shift={max_shift} pixels on each side; got size={size}")
+        self.size, self.max_shift = size, max_shift
+
+    def forward(self, X):                                     # (N, 1, 28, 28)
+        if X.dim() != 4 or X.shape[1:] != (1, 28, 28):
+            raise ValueError(f"PrepareDigits expects images of shape (N, 1, 28, 28); "
+                             f"got {tuple(X.shape)}")
+        X = (X - MNIST_MEAN) / MNIST_STD
+        margin = (28 - self.size) // 2
+        if self.training and self.max_shift > 0:
+            n, steps = len(X), torch.arange(self.size, device=X.device)
+            shift = torch.randint(-self.max_shift, self.max_shift + 1, (2, n, 1), device=X.device)
+            rows = (margin + shift[0] + steps)[:, :, None]    # (N, size, 1)
+            cols = (margin + shift[1] + steps)[:, None, :]    # (N, 1, size)
+            batch = torch.arange(n, device=X.device)[:, None, None]
+            X = X[:, 0][batch, rows, cols].unsqueeze(1)       # (N, 1, size, size)
+        else:
+            X = X[:, :, margin:margin + self.size, margin:margin + self.size]
+        return F.pixel_unshuffle(X, 2)                        # (N, 4, size/2, size/2)
+
+    def extra_repr(self):
+        return f"size={self.size}, max_shift={self.max_shift}"
+
+
+def conv_bn_relu(in_channels, out_channels, pool=False):
+    """3x3 convolution (same padding) -> [2x2 max-pool] -> batch norm -> ReLU.
+
+    Pooling before the normalization gives the same kind of layer at a quarter of the cost of
+    the normalization and activation.
+    """
+    layers = [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0):
+    """A lean conv net for the speedrun: raw (N, 1, 28, 28) images in [0, 1] -> (N, 10) logits.
+
+    PrepareDigits (N, 4, 12, 12) -> conv (N, c1, 12, 12) -> conv+pool (N, c2, 6, 6)
+    -> conv+pool (N, c3, 3, 3) -> linear (N, 10), for `widths` = (c1, c2, c3).
+    """
+    if len(widths) != 3 or any(int(w) < 1 for w in widths):
+        raise ValueError(f"speedrun_net: widths must be three positive channel counts; "
+                         f"got {widths!r}")
+    c1, c2, c3 = (int(w) for w in widths)
+    side = size // 2 // 4  # two 2x2 poolings after the 2x2 fold
+    return nn.Sequential(
+        PrepareDigits(size, max_shift),    # (N, 4, size/2, size/2)
+        conv_bn_relu(4, c1),               # (N, c1, 12, 12)
+        conv_bn_relu(c1, c2, pool=True),   # (N, c2, 6, 6)
+        conv_bn_relu(c2, c3, pool=True),   # (N, c3, 3, 3)
+        nn.Flatten(),                      # (N, c3 * 9)
+        nn.Linear(c3 * side * side, 10),   # (N, 10) logits
+    )
+
+
+# The book's recipes: the net's settings and the `fit` arguments. Found by measuring on 2 CPU
+# cores (see book/04_mnist.ipynb and benchmarks/bench_mnist.py).
+SPEEDRUNS = {
+    0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0),
+               fit=dict(epochs=1, batch_size=128, lr=0.1, optimizer="sgd", momentum=0.9,
+                        weight_decay=5e-4, lr_schedule="onecycle")),
+    0.995: dict(net=dict(widths=(32, 64, 128), max_shift=2),
+                fit=dict(epochs=8, batch_size=128, lr=0.1, optimizer="sgd", momentum=0.9,
+                         weight_decay=5e-4, lr_schedule="onecycle")),
+}
+
+
+def speedrun(train, test, target=0.99, *, seed=0, live=False, device=None, **overrides):
+    """Train the book's recipe for `target` test accuracy; return (model, History).
+
+    `fit` runs with bfloat16 autocast and channels_last, and stops at the first epoch whose
+    test accuracy reaches `target`. `overrides` replace `fit` arguments (for example
+    `epochs=1` to shorten a run in fast mode).
+    """
+    from .training import fit
+    if target not in SPEEDRUNS:
+        raise ValueError(f"speedrun: no recipe for target {target!r}; "
+                         f"choose one of {sorted(SPEEDRUNS)}")
+    recipe = SPEEDRUNS[target]
+    torch.manual_seed(seed)  # the initial weights
+    model = speedrun_net(**recipe["net"])
+    kwargs = dict(recipe["fit"], amp=True, channels_last=True, stop_at=target, seed=seed,
+                  live=live, device=device)
+    kwargs.update(overrides)
+    history = fit(model, train, test, **kwargs)
+    return model, history

@@ -1,0 +1,96 @@
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from companion.data import take
+from companion.models import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, seed_cnn,
+                              speedrun, speedrun_net)
+from companion.summary import count_params
+from companion.training import evaluate, fit
+
+
+def test_seed_cnn_has_the_articles_parameter_count_and_shapes():
+    model = seed_cnn()
+    assert count_params(model) == 225_034
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    flatten_index = [type(m).__name__ for m in model].index("Flatten")
+    assert model[:flatten_index + 1](torch.rand(2, 1, 28, 28)).shape == (2, 64 * 5 * 5)
+
+
+def test_speedrun_net_shapes_and_widths():
+    model = speedrun_net((8, 16, 24))
+    assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+    assert model[0](torch.rand(5, 1, 28, 28)).shape == (5, 4, 12, 12)
+    with pytest.raises(ValueError, match="three positive channel counts"):
+        speedrun_net((8, 16))
+
+
+def test_prepare_digits_centre_crop_and_fold():
+    X = torch.rand(2, 1, 28, 28)
+    out = PrepareDigits(size=24).eval()(X)
+    expected = ((X - MNIST_MEAN) / MNIST_STD)[:, :, 2:26, 2:26]
+    # pixel (2i + a, 2j + b) of the crop lands in channel 2a + b at (i, j)
+    assert torch.allclose(out[:, 0], expected[:, 0, 0::2, 0::2])
+    assert torch.allclose(out[:, 3], expected[:, 0, 1::2, 1::2])
+
+
+def test_prepare_digits_random_shift_only_while_training():
+    torch.manual_seed(0)
+    X = torch.rand(64, 1, 28, 28)
+    layer = PrepareDigits(size=24, max_shift=2)
+    assert torch.equal(layer.eval()(X), PrepareDigits(size=24)(X))
+    out = torch.nn.functional.pixel_shuffle(layer.train()(X), 2)  # (64, 1, 24, 24)
+    standard = (X - MNIST_MEAN) / MNIST_STD
+    offsets = set()
+    for i in range(len(X)):  # every image is some crop within 2 pixels of the centre
+        found = [(r, c) for r in range(5) for c in range(5)
+                 if torch.equal(out[i, 0], standard[i, 0, r:r + 24, c:c + 24])]
+        assert found, f"image {i} is not a shifted crop"
+        offsets.add(found[0])
+    assert len(offsets) > 5  # and the shifts differ from image to image
+
+
+def test_prepare_digits_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(N, 1, 28, 28\); got \(28, 28\)"):
+        PrepareDigits()(torch.rand(28, 28))
+    with pytest.raises(ValueError, match="max_shift"):
+        PrepareDigits(size=26, max_shift=2)
+
+
+@pytest.mark.parametrize("build", [seed_cnn, lambda: speedrun_net(max_shift=2)])
+def test_save_and_load_give_identical_predictions(tmp_path, build):
+    torch.manual_seed(0)
+    model = build()
+    X = torch.rand(16, 1, 28, 28)
+    fit(model, (X, torch.arange(16) % 10), epochs=1, batch_size=8, live=False)  # moves BN stats
+    model.eval()
+    path = tmp_path / "weights.pt"
+    torch.save(model.state_dict(), path)
+    fresh = build()
+    fresh.load_state_dict(torch.load(path, weights_only=True))
+    fresh.eval()
+    with torch.no_grad():
+        assert torch.equal(fresh(X), model(X))
+
+
+def test_speedrun_rejects_an_unknown_target(mnist):
+    with pytest.raises(ValueError, match="no recipe for target 0.9"):
+        speedrun(mnist.train, mnist.test, target=0.9)
+
+
+def test_speedrun_recipe_learns_real_digits_fast(mnist):
+    # fast mode: a fifth of the training set, one epoch, 2,000 test images
+    train, test = take(mnist.train, 12_000), take(mnist.test, 2_000)
+    model, history = speedrun(train, test, target=0.99, batch_size=64)
+    assert history.epochs == 1
+    assert history.test_acc[-1] >= 0.97
+    assert evaluate(model, test)[1] >= 0.97  # float32 agrees with bfloat16 evaluation
+    assert set(SPEEDRUNS) == {0.99, 0.995}
+
+
+def test_seed_cnn_learns_real_digits(mnist):
+    train, test = take(mnist.train, 8_000), take(mnist.test, 2_000)
+    torch.manual_seed(0)
+    history = fit(seed_cnn(), train, test, epochs=1, batch_size=32, lr=1e-3, amp=True,
+                  channels_last=True, live=False)
+    assert history.test_acc[-1] >= 0.93
