@@ -200,6 +200,7 @@ def fit(model, train, test=None, *, epochs, batch_size=128, lr=1e-3, optimizer="
     test_tensors = _split(test, "test") if test is not None else None
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss()
+    if isinstance(loss_fn, nn.CrossEntropyLoss):  # classification: check the labels
         for tensors, name in ((train_tensors, "train"), (test_tensors, "test")):
             if tensors is not None:
                 _check_classification(*tensors, name)
