@@ -18,7 +18,8 @@ from torch import nn
 
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size", "receptive_field",
-    "LeNet5", "AlexNetSmall", "VGGSmall", "Inception", "GoogLeNetSmall", "make_cnn",
+    "LeNet5", "AlexNetSmall", "VGGSmall", "vgg_block", "Inception", "GoogLeNetSmall", "make_cnn",
+    "draw_cnn",
 ]
 
 
@@ -324,3 +325,86 @@ def make_cnn(num_blocks=2, channels=16, kernel_size=3, padding="same", pool="max
     layers += [nn.Flatten(), nn.Dropout(dropout),
                nn.Linear(in_channels * size * size, num_classes)]
     return nn.Sequential(*layers)
+
+
+# ----------------------------------------------------------------------------- structure figure
+_DRAWN = {"Conv2d": "conv", "MaxPool2d": "max pool", "AvgPool2d": "avg pool",
+          "AdaptiveAvgPool2d": "global avg pool", "Flatten": "flatten", "Linear": "dense"}
+_COLORS = {"input": "#dddddd", "conv": "#9ecae1", "max pool": "#fdae6b", "avg pool": "#fdae6b",
+           "global avg pool": "#fdae6b", "flatten": "#c7e9c0", "dense": "#a1d99b"}
+
+
+def _op_label(layer):
+    name = _DRAWN[type(layer).__name__]
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        kh, kw = _pair(layer.kernel_size, "kernel_size", 1)
+        name += f" {kh}×{kw}"
+        stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size,
+                       "stride", 1)
+        if stride != (1, 1):
+            name += f"\nstride {stride[0]}"
+    return name
+
+
+@torch.no_grad()
+def draw_cnn(model, input_shape=(1, 1, 28, 28), ax=None):
+    """Draw a chain of conv/pool/dense layers (e.g. LeNet5) as tensors labelled with their shapes.
+
+    The shapes come from running one zero batch through the model. Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+    stages = [("input", "input", tuple(input_shape[1:]))]   # (kind, label of the op, shape)
+    x = torch.zeros(input_shape)
+
+    def hook(layer, inputs, output):
+        if type(layer).__name__ in _DRAWN:
+            stages.append((_DRAWN[type(layer).__name__], _op_label(layer),
+                           tuple(output.shape[1:])))
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    was_training = model.training
+    try:
+        model.eval()
+        model(x)
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.35 * len(stages) + 1, 3.4))
+    biggest = max(shape[1] for *_, shape in stages if len(shape) == 3)
+    left = 0.0
+    for i, (kind, op, shape) in enumerate(stages):
+        color = _COLORS[kind]
+        if len(shape) == 3:                           # (channels, height, width): a stack of maps
+            channels, height, width = shape
+            side = 2.0 * height / biggest
+            sheets = min(channels, 8)
+            for sheet in range(sheets):
+                offset = 0.07 * sheet
+                ax.add_patch(Rectangle((left + offset, -side / 2 - offset), side * width / height,
+                                       side, facecolor=color, edgecolor="#333333", lw=0.6))
+            extent = side * width / height + 0.07 * (sheets - 1)
+            text = f"{channels}×{height}×{width}"
+        else:                                         # (features,): a vector
+            units = shape[0]
+            height = 0.4 + 1.6 * min(1.0, (units / 400) ** 0.5)
+            ax.add_patch(Rectangle((left, -height / 2), 0.18, height, facecolor=color,
+                                   edgecolor="#333333", lw=0.6))
+            extent = 0.18
+            text = f"{units}"
+        ax.text(left + extent / 2, -1.65, text, ha="center", va="top", fontsize=8)
+        if i > 0:
+            ax.add_patch(FancyArrowPatch((previous_right + 0.05, 0), (left - 0.05, 0),
+                                         arrowstyle="-|>", mutation_scale=10, color="#555555"))
+            ax.text((previous_right + left) / 2, 1.2, op, ha="center", va="bottom", fontsize=8)
+        previous_right = left + extent
+        left += extent + 1.0
+    ax.set_xlim(-0.3, left - 0.6)
+    ax.set_ylim(-2.1, 1.9)
+    ax.set_axis_off()
+    ax.set_title(f"{type(model).__name__}: each tensor's shape (channels×height×width, "
+                 f"or features)", fontsize=10)
+    return ax.figure

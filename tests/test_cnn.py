@@ -185,3 +185,15 @@ def test_make_cnn_shapes_and_vanishing_feature_map():
         cnn.make_cnn(num_blocks=5)
     with pytest.raises(ValueError, match=r"pool must be one of"):
         cnn.make_cnn(pool="min")
+
+
+def test_draw_cnn_labels_every_tensor_shape():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = cnn.draw_cnn(cnn.LeNet5())
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    for shape in ["1×28×28", "6×28×28", "6×14×14", "16×10×10", "16×5×5", "400", "120", "84", "10"]:
+        assert shape in texts
+    assert "conv 5×5" in texts
+    plt.close(fig)
