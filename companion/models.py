@@ -112,7 +112,7 @@ SPEEDRUNS = {
                fit=dict(epochs=1, batch_size=128, lr=0.1, optimizer="sgd", momentum=0.9,
                         weight_decay=5e-4, lr_schedule="onecycle")),
     0.995: dict(net=dict(widths=(16, 32, 64), max_shift=2), label_smoothing=0.1,
-                fit=dict(epochs=8, batch_size=128, lr=0.2, optimizer="sgd", momentum=0.9,
+                fit=dict(epochs=10, batch_size=128, lr=0.2, optimizer="sgd", momentum=0.9,
                          weight_decay=5e-4, lr_schedule="onecycle")),
 }
 
