@@ -57,9 +57,7 @@ class History:
         import matplotlib.pyplot as plt
 
         from .widgets import draw_curves
-        fig = plt.figure(figsize=(9, 3.2))
-        draw_curves(fig, self, title=title)
-        return fig
+        return draw_curves(plt.figure(figsize=(9, 3.2)), self, title=title)
 
 
 def _split(data, name):

@@ -30,54 +30,83 @@ def in_notebook():
     return shell is not None and hasattr(shell, "kernel")
 
 
-def draw_curves(fig, history, title=None, partial=None):
-    """Draw loss and accuracy panels for a History on a matplotlib Figure.
+class CurvesPlot:
+    """Two panels, loss and accuracy per epoch, train vs test, on a matplotlib Figure.
 
-    partial: optional (epochs, losses, accs) lists of mid-epoch training points.
+    The axes and lines are made once; `update` only moves the data, so a redraw stays cheap.
     """
-    fig.clear()
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = list(range(1, history.epochs + 1))
-    for ax, train_key, test_key, label in ((ax_loss, "train_loss", "test_loss", "loss"),
-                                           (ax_acc, "train_acc", "test_acc", "accuracy")):
-        train_x, train_y = list(epochs), list(getattr(history, train_key))
-        if partial is not None:
-            px, ploss, pacc = partial
-            points = sorted(zip(train_x + px, train_y + (ploss if label == "loss" else pacc)))
-            train_x, train_y = [p[0] for p in points], [p[1] for p in points]
-        if train_x:
-            ax.plot(train_x, train_y, "-o", color=TRAIN_COLOR, markersize=3, label="train")
-        if getattr(history, test_key):
-            ax.plot(epochs, getattr(history, test_key), "-s", color=TEST_COLOR, markersize=3,
-                    label="test")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        if train_x:
-            ax.legend(loc="best", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+
+    def __init__(self, fig):
+        self.fig = fig
+        self.lines = {}
+        for ax, label in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+            train_line, = ax.plot([], [], "-o", color=TRAIN_COLOR, markersize=3, label="train")
+            test_line, = ax.plot([], [], "-s", color=TEST_COLOR, markersize=3, label="test")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            self.lines[label] = (ax, train_line, test_line)
+        self.title = fig.suptitle("", fontsize=10)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.86, wspace=0.25)
+
+    def update(self, history, title=None, partial=None):
+        """Show `history`; `partial`: (epochs, losses, accs) lists of mid-epoch train points."""
+        epochs = list(range(1, history.epochs + 1))
+        for label, train, test in (("loss", history.train_loss, history.test_loss),
+                                   ("accuracy", history.train_acc, history.test_acc)):
+            ax, train_line, test_line = self.lines[label]
+            points = list(zip(epochs, train))
+            if partial is not None:
+                points += list(zip(partial[0], partial[1] if label == "loss" else partial[2]))
+            points.sort()
+            train_line.set_data([p[0] for p in points], [p[1] for p in points])
+            test_line.set_data(epochs[:len(test)], test)
+            ax.relim()
+            ax.autoscale_view()
+            shown = [line for line in (train_line, test_line) if len(line.get_xdata())]
+            if shown:
+                ax.legend(handles=shown, loc="best", fontsize=8)
+        self.title.set_text(title or "")
+        return self.fig
+
+
+def draw_curves(fig, history, title=None):
+    """Draw loss and accuracy panels for a History on an empty matplotlib Figure."""
+    return CurvesPlot(fig).update(history, title=title)
 
 
 def _png(fig, dpi=80):
+    """Any matplotlib Figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _fast_png(fig):
+    """PNG bytes of a Figure with an Agg canvas: render, then a light PNG compression."""
+    from PIL import Image
+    fig.canvas.draw()
+    buffer = io.BytesIO()
+    Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba(),
+                     "raw", "RGBA", 0, 1).convert("RGB").save(buffer, format="png",
+                                                               compress_level=1)
     return buffer.getvalue()
 
 
 class LiveCurves:
     """Loss and accuracy curves that redraw in place while a model trains.
 
-    Redraws at most every `min_interval` seconds within an epoch (longer if a redraw is slow, so
-    drawing stays a small share of the time) and at every epoch end, except when epochs last under
-    `min_epoch_gap` seconds; the final frame is always drawn. `out`: an ipywidgets.Output to draw
+    Redraws at most every `min_interval` seconds within an epoch (and no more often than every
+    50 redraw-times, so drawing stays about 2 % of the time) and at every epoch end, except when
+    epochs are shorter than `min_epoch_gap` seconds or 10 redraw-times; the final frame is always
+    drawn. `out`: an ipywidgets.Output to draw
     into. `mode`: "notebook", "text" (one line per epoch), "render" (draw PNGs without showing
     them: benchmarks and tests) or "off"; by default "notebook" in a kernel, else "text".
     """
 
-    min_epoch_gap = 0.25
+    min_epoch_gap = 0.25            # seconds
+    interval_per_draw_cost = 50     # mid-epoch redraws at most every 50 redraw-times
+    epoch_gap_per_draw_cost = 10    # epoch-end redraws at most every 10 redraw-times
 
     def __init__(self, num_epochs, *, title=None, out=None, min_interval=1.5, mode=None):
         self.num_epochs, self.title, self.out = num_epochs, title, out
@@ -89,7 +118,7 @@ class LiveCurves:
         self._drawing = self.mode in ("notebook", "render")
         self.last_png = None
         self.draws, self.draw_seconds = 0, 0.0
-        self._fig = None
+        self._plot = None
         self._image_handle = self._text_handle = None
         self._partial = ([], [], [])
         self._last_draw = self._last_text = time.perf_counter()
@@ -111,7 +140,7 @@ class LiveCurves:
         if now - self._last_text > 0.5 and self.out is None and self.mode == "notebook":
             self._show_text(f"epoch {epoch + 1}/{self.num_epochs} · batch {batch}/{num_batches}")
             self._last_text = now
-        interval = max(self.min_interval, 30 * self.draw_seconds / max(self.draws, 1))
+        interval = max(self.min_interval, self.interval_per_draw_cost * self._draw_cost())
         if now - self._last_draw > interval:
             px, ploss, pacc = self._partial
             px.append(epoch + batch / num_batches)
@@ -134,7 +163,9 @@ class LiveCurves:
         line += f"  ({history.seconds[-1]:.1f} s)"
         if self.mode == "text":
             print(line, flush=True)
-        elif self._drawing and time.perf_counter() - self._last_draw >= self.min_epoch_gap:
+        elif self._drawing and (time.perf_counter() - self._last_draw
+                                >= max(self.min_epoch_gap,
+                                       self.epoch_gap_per_draw_cost * self._draw_cost())):
             # every epoch end, unless epochs are so short that drawing would dominate
             self._draw(history, f"epoch {epoch}/{self.num_epochs}")
 
@@ -149,6 +180,10 @@ class LiveCurves:
             self._show_text(done)
 
     # -- drawing ----------------------------------------------------------------------------
+    def _draw_cost(self):
+        """Mean seconds per redraw so far (a guess of 50 ms before the first)."""
+        return self.draw_seconds / self.draws if self.draws else 0.05
+
     def _show_text(self, text):
         from IPython.display import HTML, display
         content = HTML(f"<code>{html.escape(text)}</code>")
@@ -159,13 +194,16 @@ class LiveCurves:
 
     def _draw(self, history, status, keep_partial=True):
         from IPython.display import Image, display
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         start = time.perf_counter()
-        if self._fig is None:
-            self._fig = Figure(figsize=(9, 3.2))
+        if self._plot is None:
+            fig = Figure(figsize=(9, 3.2), dpi=80)
+            FigureCanvasAgg(fig)
+            self._plot = CurvesPlot(fig)
         title = f"{self.title} — {status}" if self.title else status
         partial = self._partial if keep_partial else None
-        self.last_png = _png(draw_curves(self._fig, history, title=title, partial=partial))
+        self.last_png = _fast_png(self._plot.update(history, title=title, partial=partial))
         image = Image(self.last_png)
         if self.mode == "render":
             pass

@@ -37,28 +37,52 @@ def make_playground(**kwargs):
     return Playground(build, controls, train, test, input_shape=(1, 2), **kwargs)
 
 
-def test_live_curves_draw_every_epoch_and_a_final_frame():
-    train, test = spirals()
-    curves = LiveCurves(3, mode="render", min_interval=1e9)
-    curves.min_epoch_gap = 0.0
-    history = fit(build(8), train, test, epochs=3, live=False)
-    for epoch in range(1, 4):  # replay the epochs into the curves
+def replay(curves, history):
+    """Feed a finished History into LiveCurves epoch by epoch, as fit does."""
+    for epoch in range(1, history.epochs + 1):
         partial = type(history)()
         for key, values in history.as_dict().items():
             getattr(partial, key).extend(values[:epoch])
         curves.epoch_end(partial)
     curves.close(history)
+
+
+def test_live_curves_draw_every_epoch_and_a_final_frame():
+    train, test = spirals()
+    history = fit(build(8), train, test, epochs=3, live=False)
+    curves = LiveCurves(3, mode="render")
+    curves.min_epoch_gap = curves.epoch_gap_per_draw_cost = 0   # long epochs
+    replay(curves, history)
     assert curves.draws == 4 and curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_very_short_epochs_skip_epoch_end_redraws_but_keep_the_final_frame():
+    train, test = spirals()
+    history = fit(build(8), train, test, epochs=20, live=False)
+    curves = LiveCurves(20, mode="render")
+    replay(curves, history)                                    # 20 epochs in a blink
+    assert 1 <= curves.draws < 10 and curves.last_png.startswith(PNG_MAGIC)
 
 
 def test_mid_epoch_redraws_are_throttled_by_time():
     curves = LiveCurves(1, mode="render", min_interval=0.2)
+    curves.interval_per_draw_cost = 0
     start, calls = time.perf_counter(), 0
     while time.perf_counter() - start < 1.0:
         calls += 1
         curves.batch(0, calls, 10**9, torch.tensor(0.5 * calls), torch.tensor(calls), calls)
     assert calls > 100 and 1 <= curves.draws <= 5
     assert curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_a_slow_redraw_stretches_the_interval():
+    curves = LiveCurves(1, mode="render", min_interval=0.05)
+    curves.draws, curves.draw_seconds = 1, 0.1       # as if one redraw had taken 100 ms
+    start, calls = time.perf_counter(), 0
+    while time.perf_counter() - start < 0.5:         # 0.5 s < 50 redraw-times = 5 s
+        calls += 1
+        curves.batch(0, calls, 10**9, torch.tensor(0.5 * calls), torch.tensor(calls), calls)
+    assert curves.draws == 1 and curves.last_png is None
 
 
 def test_fit_draws_in_render_mode_and_rejects_unknown_modes():
