@@ -193,7 +193,6 @@ class LiveCurves:
             self._text_handle.update(content)
 
     def _draw(self, history, status, keep_partial=True):
-        from IPython.display import Image, display
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         start = time.perf_counter()
@@ -204,17 +203,17 @@ class LiveCurves:
         title = f"{self.title} — {status}" if self.title else status
         partial = self._partial if keep_partial else None
         self.last_png = _fast_png(self._plot.update(history, title=title, partial=partial))
-        image = Image(self.last_png)
-        if self.mode == "render":
-            pass
-        elif self.out is not None:
-            with self.out:
-                self.out.clear_output(wait=True)
-                display(image)
-        elif self._image_handle is None:
-            self._image_handle = display(image, display_id=True)
-        else:
-            self._image_handle.update(image)
+        if self.mode == "notebook":
+            from IPython.display import Image, display
+            image = Image(self.last_png)
+            if self.out is not None:
+                with self.out:
+                    self.out.clear_output(wait=True)
+                    display(image)
+            elif self._image_handle is None:
+                self._image_handle = display(image, display_id=True)
+            else:
+                self._image_handle.update(image)
         self._last_draw = time.perf_counter()
         self.draws += 1
         self.draw_seconds += self._last_draw - start
