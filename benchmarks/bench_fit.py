@@ -6,7 +6,7 @@ Trains the same model on the same MNIST tensors, with the same seed, three ways:
   live   - fit with live curves rendering PNG frames as in a notebook (mode "render").
 Prints one JSON line per run and the overheads. Goal: live <= 5 % over bare.
 
-    .venv/bin/python benchmarks/bench_fit.py [--images 20000] [--epochs 3] [--repeats 3]
+    .venv/bin/python benchmarks/bench_fit.py [--images 60000] [--epochs 2] [--repeats 3]
 """
 import argparse
 import json
@@ -29,6 +29,8 @@ def make_model():
 
 
 def bare_loop(model, X, y, epochs, batch_size, lr, seed):
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # as fit chooses
+    model, X, y = model.to(device), X.to(device), y.to(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -36,20 +38,22 @@ def bare_loop(model, X, y, epochs, batch_size, lr, seed):
     model.train()
     start = time.perf_counter()
     for _ in range(epochs):
-        order = torch.randperm(len(X), generator=generator)
+        order = torch.randperm(len(X), generator=generator).to(device)
         for i in range(0, len(X), batch_size):
             index = order[i:i + batch_size]
             loss = loss_fn(model(X[index]), y[index])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--images", type=int, default=60000)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

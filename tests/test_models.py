@@ -62,7 +62,8 @@ def test_save_and_load_give_identical_predictions(tmp_path, build):
     torch.manual_seed(0)
     model = build()
     X = torch.rand(16, 1, 28, 28)
-    fit(model, (X, torch.arange(16) % 10), epochs=1, batch_size=8, live=False)  # moves BN stats
+    fit(model, (X, torch.arange(16) % 10), epochs=1, batch_size=8, live=False,
+        device="cpu")  # moves BN stats; CPU also where a GPU is present
     model.eval()
     path = tmp_path / "weights.pt"
     torch.save(model.state_dict(), path)
