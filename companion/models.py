@@ -108,8 +108,10 @@ def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0):
 # The book's recipes: the net's settings, the `fit` arguments and the loss's label smoothing.
 # Found by measuring on 2 CPU cores (see book/04_mnist.ipynb and benchmarks/bench_mnist.py).
 SPEEDRUNS = {
+    # batch 256 with twice the peak lr: half the steps of batch 128, each cheaper per image,
+    # for ~20 % less time at the same accuracy (>= 99.09 % for seeds 0, 1, 2).
     0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.0,
-               fit=dict(epochs=1, batch_size=128, lr=0.1, optimizer="sgd", momentum=0.9,
+               fit=dict(epochs=1, batch_size=256, lr=0.2, optimizer="sgd", momentum=0.9,
                         weight_decay=5e-4, lr_schedule="onecycle")),
     0.995: dict(net=dict(widths=(16, 32, 64), max_shift=2), label_smoothing=0.1,
                 fit=dict(epochs=10, batch_size=128, lr=0.2, optimizer="sgd", momentum=0.9,
