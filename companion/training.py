@@ -177,7 +177,9 @@ def fit(model, train, test=None, *, epochs, batch_size=128, lr=1e-3, optimizer="
     """Train `model` on `train`, evaluating on `test` after every epoch; return a `History`.
 
     optimizer: "adam", "adamw", "sgd" (with Nesterov momentum), or a torch Optimizer.
-    lr_schedule: None (constant lr) or "onecycle" (warm up to `lr`, then anneal).
+    lr_schedule: None (constant lr) or "onecycle" (warm up to `lr`, then anneal; like
+    PyTorch's OneCycleLR it also cycles SGD's momentum between 0.85 and 0.95, which then
+    replaces `momentum`).
     amp: bfloat16 autocast. channels_last: NHWC memory layout for 4-D inputs.
     stop_at: stop after the first epoch whose test accuracy reaches this value.
     live: live curves in a notebook (into the ipywidgets.Output `out` if given), one line per
