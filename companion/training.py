@@ -183,7 +183,8 @@ def fit(model, train, test=None, *, epochs, batch_size=128, lr=1e-3, optimizer="
     amp: bfloat16 autocast. channels_last: NHWC memory layout for 4-D inputs.
     stop_at: stop after the first epoch whose test accuracy reaches this value.
     live: live curves in a notebook (into the ipywidgets.Output `out` if given), one line per
-    epoch in a script; False for silence, or a LiveCurves mode name ("render", "text", ...). The same seed and model weights give the same History on the CPU.
+    epoch in a script; False for silence, a LiveCurves mode name ("render", "text", ...), or
+    a LiveCurves object of your own. The same seed and model weights give the same History on the CPU.
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"fit: epochs must be an integer >= 1; got {epochs!r}")
@@ -225,11 +226,14 @@ def fit(model, train, test=None, *, epochs, batch_size=128, lr=1e-3, optimizer="
         scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr,
                                                         total_steps=epochs * num_batches)
 
-    curves = None
-    if live:
-        from .widgets import LiveCurves
+    from .widgets import LiveCurves
+    if isinstance(live, LiveCurves):
+        curves = live
+    elif live:
         curves = LiveCurves(epochs, title=title, out=out,
                             mode=live if isinstance(live, str) else None)
+    else:
+        curves = None
     history = History()
     try:
         for epoch in range(epochs):

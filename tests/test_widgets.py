@@ -161,3 +161,10 @@ Playground(build, {"width": widgets.IntSlider(value=8, min=1, max=32),
     html = " ".join(m["state"].get("value", "") for m in state.values()
                     if m["model_name"] == "HTMLModel")
     assert "42 parameters" in html and "History(2 epochs" in html
+
+
+def test_fit_accepts_live_curves_of_your_own():
+    train, test = spirals()
+    curves = LiveCurves(2, mode="render")
+    fit(build(4), train, test, epochs=2, live=curves)
+    assert curves.draws >= 1 and curves.last_png.startswith(PNG_MAGIC)
