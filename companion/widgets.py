@@ -99,9 +99,9 @@ class LiveCurves:
     Redraws at most every `min_interval` seconds within an epoch (and no more often than every
     50 redraw-times, so drawing stays about 2 % of the time) and at every epoch end, except when
     epochs are shorter than `min_epoch_gap` seconds or 10 redraw-times; the final frame is always
-    drawn. `out`: an ipywidgets.Output to draw
-    into. `mode`: "notebook", "text" (one line per epoch), "render" (draw PNGs without showing
-    them: benchmarks and tests) or "off"; by default "notebook" in a kernel, else "text".
+    drawn. `out`: an ipywidgets.Output to draw into. `mode`: "notebook", "text" (one line per
+    epoch), "render" (draw PNGs without showing them: benchmarks and tests) or "off"; by default
+    "notebook" in a kernel, else "text".
     """
 
     min_epoch_gap = 0.25            # seconds
@@ -122,7 +122,6 @@ class LiveCurves:
         self._image_handle = self._text_handle = None
         self._partial = ([], [], [])
         self._last_draw = self._last_text = time.perf_counter()
-        self._epoch_start = self._last_draw
         self._history = None
 
     def __repr__(self):
@@ -135,8 +134,6 @@ class LiveCurves:
         if not self._drawing:
             return
         now = time.perf_counter()
-        if batch == 1:
-            self._epoch_start = now
         if now - self._last_text > 0.5 and self.out is None and self.mode == "notebook":
             self._show_text(f"epoch {epoch + 1}/{self.num_epochs} · batch {batch}/{num_batches}")
             self._last_text = now
