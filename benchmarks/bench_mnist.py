@@ -6,8 +6,8 @@ Runs in one process, on the same MNIST files, four ways:
                 stopping at >= 99.0 % test accuracy or after 10 epochs;
   b  fit      - the same model and optimizer through companion.training.fit (tensors held in
                 memory, bfloat16 autocast, channels_last), same stopping rule;
-  c  speedrun - the book's recipe for 99.0 % (companion.models.speedrun(target=0.99));
-  d  speedrun - the book's recipe for 99.5 % (companion.models.speedrun(target=0.995)).
+  c  speedrun - the book's recipe for 99.0 % (companion.mnist.speedrun(target=0.99));
+  d  speedrun - the book's recipe for 99.5 % (companion.mnist.speedrun(target=0.995)).
 Prints one JSON line per run (training seconds until the target, accuracy reached, seconds per
 epoch, total wall seconds) and a last line with the ratios against (a). Training seconds exclude
 evaluation. Goals on 2 CPU cores: c <= 3 s, d reaches 99.5 % in <= 30 s, b's seconds per epoch
@@ -24,7 +24,7 @@ from torch import nn
 
 from companion.book import default_threads
 from companion.data import load_mnist
-from companion.models import SPEEDRUNS, seed_cnn, speedrun
+from companion.mnist import SPEEDRUNS, seed_cnn, speedrun
 from companion.training import fit
 
 

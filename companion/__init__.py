@@ -6,6 +6,6 @@
 - `widgets`: live training curves and the model playground
 - `summary`: parameter counts and layer output shapes
 - `plots`: a 2-D decision boundary, an image grid
-- `activations`, `cnn`, `resnet`, `models`: one module per chapter's idea
+- `activations`, `cnn`, `resnet`, `mnist`: one module per chapter's idea
 """
 __version__ = "0.1.0"

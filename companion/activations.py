@@ -5,7 +5,7 @@ derivative, also from the formula, not from autograd). `get(name)` returns one. 
 the module holds the tools the chapter measures with: a deep-MLP builder, per-layer gradient
 norms and the fraction of dead units.
 
-Used in: book/01_activations.ipynb
+Used in: book/02_activations.ipynb
 """
 import math
 

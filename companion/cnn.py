@@ -10,7 +10,7 @@ the flattened kernels. Every step is still visible, and the heavy lifting goes t
 matrix-multiply routines PyTorch uses, so it stays within a few times of `F.conv2d`.
 Pooling uses the same windows and takes their max or mean instead of a dot product.
 
-Used in: book/02_cnn.ipynb.
+Used in: book/03_cnn.ipynb.
 """
 import torch
 import torch.nn.functional as F

@@ -4,7 +4,7 @@ The blocks keep torchvision's parameter names and stride placement ("ResNet v1.5
 downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load torchvision's
 ``state_dict`` with ``strict=True`` and compute the same outputs.
 
-Used in: book/03_resnet.ipynb
+Used in: book/04_resnet.ipynb
 """
 import copy
 

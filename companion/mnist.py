@@ -7,7 +7,7 @@
 - `SPEEDRUNS` and `speedrun(target)`: the book's recipes for 99.0 % and 99.5 % test accuracy,
   shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
 
-Used in: book/04_mnist.ipynb.
+Used in: book/07_mnist.ipynb.
 """
 import torch
 import torch.nn.functional as F
@@ -106,7 +106,7 @@ def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0):
 
 
 # The book's recipes: the net's settings, the `fit` arguments and the loss's label smoothing.
-# Found by measuring on 2 CPU cores (see book/04_mnist.ipynb and benchmarks/bench_mnist.py).
+# Found by measuring on 2 CPU cores (see book/07_mnist.ipynb and benchmarks/bench_mnist.py).
 SPEEDRUNS = {
     # batch 256 with twice the peak lr: half the steps of batch 128, each cheaper per image,
     # for ~20 % less time at the same accuracy (>= 99.09 % for seeds 0, 1, 2).

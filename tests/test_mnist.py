@@ -3,7 +3,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from companion.data import take
-from companion.models import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, seed_cnn,
+from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, seed_cnn,
                               speedrun, speedrun_net)
 from companion.summary import count_params
 from companion.training import evaluate, fit
