@@ -1,0 +1,68 @@
+"""Probes the chapters share: gradient norms per part, and a model in evaluation mode.
+
+- `grad_norms(loss, parts)`: ‖∂loss/∂part‖ for each part — a layer, a block, a parameter or a
+  hidden state h_t — without touching any parameter's `.grad`.
+- `evaluating(model)`: eval mode and no gradients inside a `with` block; the model's mode is
+  restored afterwards, even after an error.
+
+Used in: the activations, ResNet, RNN and MNIST chapters, `evaluate`, the plots.
+"""
+import contextlib
+
+import torch
+from torch import nn
+
+
+def _tensors_of(part, index):
+    """The tensors one part stands for: a tensor itself, or a module's parameters."""
+    if torch.is_tensor(part):
+        return [part]
+    if isinstance(part, nn.Module):
+        params = [p for p in part.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"grad_norms: part {index} ({type(part).__name__}) has no "
+                             "trainable parameters")
+        return params
+    if isinstance(part, (list, tuple)) and part and all(torch.is_tensor(t) for t in part):
+        return list(part)
+    raise ValueError(f"grad_norms: part {index} must be a tensor, a list of tensors or an "
+                     f"nn.Module; got {type(part).__name__}")
+
+
+def grad_norms(loss, parts):
+    """The gradient norm ‖∂loss/∂part‖ of each part, as a 1-D tensor (first part first).
+
+    A part is a tensor in the graph of `loss` (a weight, or a hidden state h_t), a list of
+    tensors (their joint norm), or an nn.Module (all its trainable parameters together).
+    A part that `loss` does not depend on gets 0. Leaves every `.grad` untouched.
+    """
+    if not torch.is_tensor(loss) or loss.numel() != 1:
+        shape = tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__
+        raise ValueError(f"grad_norms needs a scalar loss tensor; got {shape}")
+    parts = list(parts)
+    if not parts:
+        raise ValueError("grad_norms needs at least one part")
+    groups = [_tensors_of(part, i) for i, part in enumerate(parts)]
+    flat = [t for group in groups for t in group]
+    grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    norms, start = [], 0
+    for group in groups:
+        squares = [g.detach().float().pow(2).sum() for g in grads[start:start + len(group)]
+                   if g is not None]
+        norms.append(torch.stack(squares).sum().sqrt() if squares else torch.zeros(()))
+        start += len(group)
+    return torch.stack(norms).cpu()
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """`with evaluating(model):` eval mode (dropout off, batch-norm running statistics) and no
+    gradients; every module's previous train/eval mode comes back on exit, even after an error."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        for module, training in modes:  # module by module: a frozen part stays frozen
+            module.training = training
