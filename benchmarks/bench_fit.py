@@ -20,7 +20,7 @@ from torch import nn
 from companion.book import default_threads
 from companion.data import load_mnist, take
 from companion.training import fit
-from companion.widgets import LiveCurves
+from companion.curves import LiveCurves
 
 
 def make_model():

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -157,6 +157,31 @@ def take(dataset, n, seed=0):
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(size, generator=generator)[:n]
     return TensorDataset(*(tensor[index] for tensor in dataset.tensors))
+
+
+def split(dataset, share, seed=0):
+    """Hold out a seeded `share` of a data set: returns (rest, held_out), disjoint.
+
+    `dataset`: a TensorDataset, a tuple of equal-length tensors, or any Dataset (then two
+    Subsets). The same seed gives the same split every run. Used by `fit(val_split=...)`.
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"split: share must be strictly between 0 and 1; got {share!r}")
+    if isinstance(dataset, (tuple, list)) and all(torch.is_tensor(t) for t in dataset):
+        dataset = TensorDataset(*dataset)
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"split expects a Dataset or a tuple of tensors; "
+                         f"got {type(dataset).__name__}")
+    size = len(dataset)
+    held = round(share * size)
+    if not 0 < held < size:
+        raise ValueError(f"split: a share of {share} of {size} examples leaves one side empty")
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))
+    rest, held_out = order[held:], order[:held]
+    if isinstance(dataset, TensorDataset):
+        return (TensorDataset(*(t[rest] for t in dataset.tensors)),
+                TensorDataset(*(t[held_out] for t in dataset.tensors)))
+    return Subset(dataset, rest.tolist()), Subset(dataset, held_out.tolist())
 
 
 def make_spirals(n=1000, num_classes=2, noise=0.2, turns=1.5, seed=0):

@@ -29,12 +29,13 @@ def _tensors_of(part, index):
                      f"nn.Module; got {type(part).__name__}")
 
 
-def grad_norms(loss, parts):
+def grad_norms(loss, parts, *, retain_graph=False):
     """The gradient norm ‖∂loss/∂part‖ of each part, as a 1-D tensor (first part first).
 
     A part is a tensor in the graph of `loss` (a weight, or a hidden state h_t), a list of
     tensors (their joint norm), or an nn.Module (all its trainable parameters together).
     A part that `loss` does not depend on gets 0. Leaves every `.grad` untouched.
+    `retain_graph=True` keeps the graph for another measurement.
     """
     if not torch.is_tensor(loss) or loss.numel() != 1:
         shape = tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__
@@ -44,7 +45,7 @@ def grad_norms(loss, parts):
         raise ValueError("grad_norms needs at least one part")
     groups = [_tensors_of(part, i) for i, part in enumerate(parts)]
     flat = [t for group in groups for t in group]
-    grads = torch.autograd.grad(loss, flat, allow_unused=True)
+    grads = torch.autograd.grad(loss, flat, allow_unused=True, retain_graph=retain_graph)
     norms, start = [], 0
     for group in groups:
         squares = [g.detach().float().pow(2).sum() for g in grads[start:start + len(group)]

@@ -2,16 +2,17 @@
 
 Used in: book/intro.ipynb (decision boundary), the MNIST chapters (image grid).
 """
+import matplotlib.pyplot as plt
 import torch
 
+from .measure import evaluating
 
-@torch.no_grad()
+
 def plot_decision_boundary(model, X, y, ax=None, resolution=200, title=None):
     """Colour the plane by the class `model` predicts, with the points (X, y) on top.
 
     X: float (N, 2), y: int64 (N,). Returns the matplotlib Axes.
     """
-    import matplotlib.pyplot as plt
     if X.dim() != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary needs 2-D points X of shape (N, 2); "
                          f"got {tuple(X.shape)}")
@@ -22,11 +23,9 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200, title=None):
     ys = torch.linspace(lo[1].item(), hi[1].item(), resolution)
     grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")           # (res, res) each
     grid = torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)  # (res*res, 2)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    predicted = model(grid.to(device)).argmax(dim=1).cpu().reshape(resolution, resolution)
-    model.train(was_training)
+    with evaluating(model):
+        predicted = model(grid.to(device)).argmax(dim=1).cpu().reshape(resolution, resolution)
     ax.contourf(grid_x, grid_y, predicted, alpha=0.25, cmap="coolwarm",
                 levels=torch.arange(-0.5, int(y.max()) + 1.5).tolist())
     ax.scatter(X[:, 0], X[:, 1], c=y, s=6, cmap="coolwarm", edgecolors="none")
@@ -40,7 +39,6 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200, title=None):
 
 def show_images(images, labels=None, ncols=10, size=1.0, cmap="gray_r", title=None):
     """Show a grid of (N, 1, H, W) or (N, H, W) images with optional labels; returns the Figure."""
-    import matplotlib.pyplot as plt
     images = images.detach().cpu()
     if images.dim() == 4:
         images = images[:, 0]                                        # (N, H, W)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -96,11 +98,13 @@ def test_onecycle_amp_channels_last_on_a_small_cnn():
     assert history.epochs == 3 and all(0 <= a <= 1 for a in history.test_acc)
 
 
-def test_stop_at_stops_early():
+def test_stop_at_reads_validation_accuracy_and_tests_once_at_the_end():
     train, test = spirals()
-    history = fit(mlp(), train, test, epochs=50, lr=1e-2, stop_at=0.8, live=False)
-    assert history.test_acc[-1] >= 0.8 and history.epochs < 50
-    assert all(acc < 0.8 for acc in history.test_acc[:-1])
+    history = fit(mlp(), train, test, val_split=0.2, epochs=50, lr=1e-2, stop_at=0.8,
+                  live=False)
+    assert history.val_acc[-1] >= 0.8 and history.epochs < 50
+    assert all(acc < 0.8 for acc in history.val_acc[:-1])
+    assert len(history.test_acc) == 1 and len(history.test_loss) == 1   # reported once
 
 
 def test_text_mode_prints_one_line_per_epoch(capsys):
@@ -113,14 +117,18 @@ def test_text_mode_prints_one_line_per_epoch(capsys):
 @pytest.mark.parametrize("make_data, kwargs, message", [
     (lambda X, y: (X, y.float()), {}, "integer class indices"),
     (lambda X, y: (X, nn.functional.one_hot(y, 2)), {}, r"shape \(N,\).*one-hot"),
-    (lambda X, y: (X, y[:-1]), {}, "different lengths: 480 images vs 479 labels"),
+    (lambda X, y: (X, y[:-1]), {}, r"different lengths \[480, 479\]"),
     (lambda X, y: ((X * 255).to(torch.uint8), y), {}, "floating point"),
     (lambda X, y: (X, y), {"epochs": 0}, "epochs must be an integer >= 1"),
     (lambda X, y: (X, y), {"optimizer": "adagrad"}, "unknown optimizer 'adagrad'.*adam"),
     (lambda X, y: (X, y), {"lr_schedule": "cosine"}, "unknown lr_schedule"),
     (lambda X, y: (X, y), {"batch_size": 0}, "batch_size"),
-    (lambda X, y: (X, y), {"stop_at": 0.9}, "stop_at needs test data"),
-    (lambda X, y: (X, y, y), {}, "exactly two tensors"),
+    (lambda X, y: (X, y), {"stop_at": 0.9}, "stop_at needs validation data"),
+    (lambda X, y: (X,), {}, "at least two tensors"),
+    (lambda X, y: (X, y), {"val_split": 1.0}, "strictly between 0 and 1"),
+    (lambda X, y: (X, y), {"val_split": 0}, "strictly between 0 and 1"),
+    (lambda X, y: (X, y), {"lr": 0}, "lr must be > 0"),
+    (lambda X, y: (X, y), {"clip_grad": -1.0}, "clip_grad"),
     (lambda X, y: [[1, 2]], {}, "train must be a TensorDataset"),
 ])
 def test_bad_input_gets_a_clear_error(make_data, kwargs, message):
@@ -138,5 +146,238 @@ def test_history_plot_has_loss_and_accuracy_panels():
     history.test_loss, history.test_acc, history.seconds = [1.1, 0.6], [0.4, 0.7], [1.0, 1.0]
     fig = history.plot(title="t")
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy"]
-    assert len(fig.axes[0].lines) == 2  # train and test
+    drawn = [line.get_label() for line in fig.axes[0].lines if len(line.get_xdata())]
+    assert drawn == ["train", "test"]                # no validation data, no validation line
     assert history.total_seconds == 2.0
+
+
+def test_without_accuracy_the_second_panel_is_perplexity_and_a_single_test_point():
+    import matplotlib
+    matplotlib.use("Agg")
+    history = History(perplexity=True)
+    history.train_loss, history.val_loss = [2.0, 1.0, 0.5], [2.1, 1.2, 0.7]
+    history.test_loss, history.seconds = [0.8], [1.0, 1.0, 1.0]
+    fig = history.plot()
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "perplexity"]
+    lines = {line.get_label(): line for line in fig.axes[1].lines}
+    assert list(lines["test"].get_xdata()) == [3]              # tested once, at the end
+    assert list(lines["validation"].get_ydata()) == pytest.approx([math.exp(v) for v in
+                                                                  history.val_loss])
+    assert history.val_ppl == pytest.approx([math.exp(v) for v in history.val_loss])
+    assert "test ppl" in repr(history)
+
+
+# -- sequences, steps, validation, callbacks ------------------------------------------------
+from companion.data import split  # noqa: E402
+from companion.training import (BatchRecord, classify_step, next_token_step,  # noqa: E402
+                                seq2seq_step)
+
+
+class TinyLM(nn.Module):
+    """Embedding -> GRU -> scores for the next character: (B, T) -> (B, T, V)."""
+
+    def __init__(self, vocab, hidden=32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.rnn = nn.GRU(hidden, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, X):                       # (B, T)
+        out, _ = self.rnn(self.embed(X))        # (B, T, hidden)
+        return self.head(out)                   # (B, T, V)
+
+
+def char_windows(text="hello world! " * 40, T=12):
+    vocab = sorted(set(text))
+    ids = torch.tensor([vocab.index(c) for c in text])
+    starts = torch.arange(0, len(ids) - T - 1)
+    X = torch.stack([ids[s:s + T] for s in starts])           # (N, T)
+    Y = torch.stack([ids[s + 1:s + T + 1] for s in starts])   # (N, T) shifted by one
+    return len(vocab), X, Y
+
+
+def test_next_token_step_drives_validation_perplexity_close_to_one():
+    vocab, X, Y = char_windows()
+    torch.manual_seed(0)
+    model = TinyLM(vocab)
+    before, _ = evaluate(model, split((X, Y), 0.2)[1], step=next_token_step)
+    history = fit(model, (X, Y), val_split=0.2, epochs=8, batch_size=32, lr=1e-2,
+                  step=next_token_step, clip_grad=1.0, live=False)
+    assert math.exp(before) > 5 and history.val_ppl[-1] < 1.2
+    assert history.train_acc and history.val_acc[-1] > 0.95    # token accuracy is reported
+    assert "val ppl" not in repr(history) and "val acc" in repr(history)
+
+
+class Copier(nn.Module):
+    """A toy encoder-decoder: the decoder sees the source at the same position (a copy task)."""
+
+    def __init__(self, vocab, hidden=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, hidden)
+        self.head = nn.Linear(2 * hidden, vocab)
+
+    def forward(self, source, decoder_input):    # (B, S), (B, T) with S = T
+        both = torch.cat([self.embed(source), self.embed(decoder_input)], dim=-1)
+        return self.head(both)                    # (B, T, V)
+
+
+def copy_task(n=256, T=6, pad=0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    source = torch.randint(1, 10, (n, T), generator=g)
+    lengths = torch.randint(2, T + 1, (n,), generator=g)
+    padding = torch.arange(T)[None, :] >= lengths[:, None]      # (n, T) True past the end
+    source[padding] = pad
+    decoder_input = torch.cat([torch.full((n, 1), 10), source[:, :-1]], dim=1)  # 10 = start
+    return source, decoder_input, source.clone(), padding
+
+
+def test_seq2seq_token_accuracy_ignores_padding():
+    source, decoder_input, target, padding = copy_task()
+    model = Copier(11)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
+    with torch.no_grad():   # make the model predict padding everywhere: right only on padding
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.head.bias[0] = 5.0
+    loss, acc = evaluate(model, (source, decoder_input, target), step=seq2seq_step,
+                         loss_fn=loss_fn)
+    assert padding.any() and acc == 0.0          # the padded positions earned nothing
+    out = seq2seq_step(model, (source, decoder_input, target), loss_fn)
+    assert int(out.count) == int((~padding).sum())
+    history = fit(Copier(11), (source, decoder_input, target), epochs=30, batch_size=64,
+                  lr=3e-2, step=seq2seq_step, loss_fn=loss_fn, live=False)
+    assert history.train_acc[-1] > 0.99
+
+
+def test_counts_weight_the_means_by_tokens_not_batches():
+    source, decoder_input, target, padding = copy_task(n=100)
+    model = Copier(11)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
+    loss, acc = evaluate(model, (source, decoder_input, target), batch_size=7,
+                         step=seq2seq_step, loss_fn=loss_fn)
+    whole = seq2seq_step(model, (source, decoder_input, target), loss_fn)
+    assert loss == pytest.approx(whole.loss.item(), rel=1e-5)
+    assert acc == pytest.approx(int(whole.correct) / int(whole.count))
+
+
+def test_clipping_caps_the_gradient_norm_and_reports_it():
+    train, _ = spirals()
+    seen = []
+
+    class Watch:
+        def batch_end(self, record):
+            total = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+            seen.append((record.grad_norm, total.item()))
+
+    model = mlp()
+    fit(model, train, epochs=1, lr=1.0, batch_size=32, clip_grad=0.1, callbacks=[Watch()],
+        live=False, optimizer="sgd", momentum=0.0)
+    assert all(after <= 0.1 + 1e-5 for _, after in seen)
+    assert max(before for before, _ in seen) > 0.1    # there was something to clip
+
+
+def test_val_split_is_seeded_and_disjoint():
+    X = torch.arange(100).float()[:, None]
+    y = torch.arange(100)
+    (a_train, a_val), (b_train, b_val) = split((X, y), 0.1), split((X, y), 0.1)
+    assert torch.equal(a_val.tensors[1], b_val.tensors[1]) and len(a_val) == 10
+    together = torch.cat([a_train.tensors[1], a_val.tensors[1]]).sort().values
+    assert torch.equal(together, y)                  # disjoint, and nothing lost
+    assert not torch.equal(split((X, y), 0.1, seed=1)[1].tensors[1], a_val.tensors[1])
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        split((X, y), 1.5)
+
+
+def test_callbacks_see_every_hook_in_order():
+    train, test = spirals()
+    calls = []
+
+    class Recorder:
+        def batch_end(self, record):
+            assert isinstance(record, BatchRecord) and record.loss > 0
+            calls.append(("batch", record.epoch, record.batch))
+
+        def epoch_end(self, history):
+            calls.append(("epoch", history.epochs))
+
+        def fit_end(self, history):
+            calls.append(("end", history.epochs))
+
+    fit(mlp(), train, test, epochs=2, batch_size=240, callbacks=[Recorder()], live=False)
+    assert calls == [("batch", 0, 1), ("batch", 0, 2), ("epoch", 1),
+                     ("batch", 1, 1), ("batch", 1, 2), ("epoch", 2), ("end", 2)]
+
+
+def test_regression_reports_no_accuracy():
+    torch.manual_seed(0)
+    X = torch.randn(256, 3)
+    y = X.sum(dim=1, keepdim=True)
+    history = fit(nn.Linear(3, 1), (X, y), val_split=0.25, epochs=40, lr=0.05,
+                  loss_fn=nn.MSELoss(), live=False)
+    assert history.train_acc == [] and history.val_acc == [] and not history.perplexity
+    assert history.val_loss[-1] < 0.01
+
+
+def bad_loss_step(model, batch, loss_fn):
+    X, y = batch
+    return nn.functional.cross_entropy(model(X), y, reduction="none"), len(y)
+
+
+def zero_count_step(model, batch, loss_fn):
+    X, y = batch
+    return loss_fn(model(X), y), 0
+
+
+@pytest.mark.parametrize("step, message", [
+    (bad_loss_step, r"scalar tensor; got \(32,\)"),
+    (zero_count_step, "count of 0"),
+    (lambda model, batch, loss_fn: model(batch[0]), "must return \\(loss, count\\)"),
+])
+def test_a_broken_step_gets_a_clear_error(step, message):
+    train, _ = spirals()
+    with pytest.raises(ValueError, match=message):
+        fit(mlp(), train, epochs=1, batch_size=32, step=step, live=False)
+
+
+def test_channels_last_training_returns_a_contiguous_model():
+    torch.manual_seed(0)
+    X = torch.rand(64, 1, 8, 8)
+    y = (X.mean(dim=(1, 2, 3)) > 0.5).long()
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    fit(model, (X, y), epochs=1, batch_size=16, channels_last=True, live=False, device="cpu")
+    assert model[0].weight.is_contiguous()
+
+
+def test_auto_arithmetic_follows_the_hardware(monkeypatch):
+    from companion import hardware
+    seen = []
+
+    class Spy:
+        def batch_end(self, record):
+            seen.append(torch.is_autocast_enabled("cpu"))
+
+    train, _ = spirals()
+    for native in (False, True):
+        monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
+        seen.clear()
+        fit(mlp(), train, epochs=1, batch_size=480, amp="auto", callbacks=[Spy()],
+            live=False, device="cpu")
+        assert hardware.fast_amp("cpu") is native
+    with pytest.raises(ValueError, match="True, False or 'auto'"):
+        fit(mlp(), train, epochs=1, amp="maybe", live=False, device="cpu")
+
+
+def test_classify_step_with_several_inputs():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2), nn.Linear(2, 2)
+
+        def forward(self, u, v):
+            return self.a(u) + self.b(v)
+
+    X, y = make_spirals(300, seed=0)
+    out = classify_step(Pair(), (X, X, y), nn.CrossEntropyLoss())
+    assert out.count == 300 and out.correct is not None
+    history = fit(Pair(), (X, X.clone(), y), epochs=3, lr=1e-2, live=False)
+    assert history.epochs == 3

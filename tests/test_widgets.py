@@ -1,5 +1,3 @@
-import time
-
 import ipywidgets as widgets
 import nbformat
 import pytest
@@ -8,11 +6,7 @@ from nbclient import NotebookClient
 from torch import nn
 
 from companion.data import make_spirals
-from companion.training import fit
-from companion.widgets import LiveCurves, Playground
-
-PNG_MAGIC = b"\x89PNG"
-
+from companion.widgets import Playground
 
 def spirals(n=400):
     X, y = make_spirals(n, seed=0)
@@ -35,62 +29,6 @@ def make_playground(**kwargs):
         "epochs": widgets.IntSlider(value=2, min=1, max=10),
     }
     return Playground(build, controls, train, test, input_shape=(1, 2), **kwargs)
-
-
-def replay(curves, history):
-    """Feed a finished History into LiveCurves epoch by epoch, as fit does."""
-    for epoch in range(1, history.epochs + 1):
-        partial = type(history)()
-        for key, values in history.as_dict().items():
-            getattr(partial, key).extend(values[:epoch])
-        curves.epoch_end(partial)
-    curves.close(history)
-
-
-def test_live_curves_draw_every_epoch_and_a_final_frame():
-    train, test = spirals()
-    history = fit(build(8), train, test, epochs=3, live=False)
-    curves = LiveCurves(3, mode="render")
-    curves.min_epoch_gap = curves.epoch_gap_per_draw_cost = 0   # long epochs
-    replay(curves, history)
-    assert curves.draws == 4 and curves.last_png.startswith(PNG_MAGIC)
-
-
-def test_very_short_epochs_skip_epoch_end_redraws_but_keep_the_final_frame():
-    train, test = spirals()
-    history = fit(build(8), train, test, epochs=20, live=False)
-    curves = LiveCurves(20, mode="render")
-    replay(curves, history)                                    # 20 epochs in a blink
-    assert 1 <= curves.draws < 10 and curves.last_png.startswith(PNG_MAGIC)
-
-
-def test_mid_epoch_redraws_are_throttled_by_time():
-    curves = LiveCurves(1, mode="render", min_interval=0.2)
-    curves.interval_per_draw_cost = 0
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < 1.0:
-        calls += 1
-        curves.batch(0, calls, 10**9, torch.tensor(0.5 * calls), torch.tensor(calls), calls)
-    assert calls > 100 and 1 <= curves.draws <= 5
-    assert curves.last_png.startswith(PNG_MAGIC)
-
-
-def test_a_slow_redraw_stretches_the_interval():
-    curves = LiveCurves(1, mode="render", min_interval=0.05)
-    curves.draws, curves.draw_seconds = 1, 0.1       # as if one redraw had taken 100 ms
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < 0.5:         # 0.5 s < 50 redraw-times = 5 s
-        calls += 1
-        curves.batch(0, calls, 10**9, torch.tensor(0.5 * calls), torch.tensor(calls), calls)
-    assert curves.draws == 1 and curves.last_png is None
-
-
-def test_fit_draws_in_render_mode_and_rejects_unknown_modes():
-    X = torch.randn(512, 2)
-    y = (X[:, 0] > 0).long()
-    assert fit(build(4), (X, y), epochs=2, batch_size=8, live="render").epochs == 2
-    with pytest.raises(ValueError, match="unknown mode 'fancy'"):
-        LiveCurves(1, mode="fancy")
 
 
 def test_controls_update_the_parameter_count_and_shapes():
@@ -163,8 +101,33 @@ Playground(build, {"width": widgets.IntSlider(value=8, min=1, max=32),
     assert "42 parameters" in html and "History(2 epochs" in html
 
 
-def test_fit_accepts_live_curves_of_your_own():
+def test_controls_named_after_fit_parameters_reach_fit():
+    seen = {}
+
+    def spy_build(width, momentum=None, clip_grad=None):
+        seen["build"] = (momentum, clip_grad)
+        return build(width)
+
     train, test = spirals()
-    curves = LiveCurves(2, mode="render")
-    fit(build(4), train, test, epochs=2, live=curves)
-    assert curves.draws >= 1 and curves.last_png.startswith(PNG_MAGIC)
+    controls = {"width": widgets.IntSlider(value=4, min=1, max=8),
+                "momentum": widgets.FloatSlider(value=0.5, min=0.0, max=0.99),
+                "clip_grad": widgets.FloatSlider(value=0.5, min=0.1, max=2.0),
+                "optimizer": widgets.Dropdown(options=["sgd", "adam"], value="sgd"),
+                "epochs": widgets.IntSlider(value=1, min=1, max=3)}
+    playground = Playground(spy_build, controls, train, test, input_shape=(1, 2),
+                            autorun=False)
+    model_settings, fit_settings = playground._split_settings()
+    assert model_settings == {"width": 4}
+    assert set(fit_settings) == {"momentum", "clip_grad", "optimizer", "epochs"}
+    playground.train()
+    assert seen["build"] == (None, None) and playground.history.epochs == 1
+
+
+def test_an_input_example_feeds_the_layer_table_of_a_sequence_model():
+    def build_lm(hidden):
+        return nn.Sequential(nn.Embedding(10, hidden), nn.Linear(hidden, 10))
+
+    X = torch.randint(0, 10, (64, 5))
+    playground = Playground(build_lm, {"hidden": widgets.IntSlider(value=8, min=1, max=16)},
+                            (X, X), (X, X), input_example=X[:1], autorun=False)
+    assert "(1, 5, 10)" in playground.info.value and "170 parameters" in playground.info.value  # 10*8 + 8*10+10

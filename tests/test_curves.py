@@ -1,0 +1,112 @@
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from companion.curves import LiveCurves, epoch_line
+from companion.data import make_spirals
+from companion.training import BatchRecord, History, fit
+
+PNG_MAGIC = b"\x89PNG"
+
+
+def spirals(n=400):
+    X, y = make_spirals(n, seed=0)
+    return (X[:300], y[:300]), (X[300:], y[300:])
+
+
+def build(width):
+    return nn.Sequential(nn.Linear(2, width), nn.ReLU(), nn.Linear(width, 2))
+
+
+def record(calls):
+    """What fit hands to batch_end after `calls` batches of a never-ending epoch."""
+    sums = (torch.tensor(0.5 * calls), torch.tensor(calls), torch.tensor(calls // 2))
+    return BatchRecord(History(), 0, calls, 10**9, torch.tensor(0.5), sums, None, 1e-3)
+
+
+def replay(curves, history):
+    """Feed a finished History into LiveCurves epoch by epoch, as fit does."""
+    for epoch in range(1, history.epochs + 1):
+        partial = type(history)()
+        for key, values in history.as_dict().items():
+            getattr(partial, key).extend(values[:epoch])
+        curves.epoch_end(partial)
+    curves.fit_end(history)
+
+
+def test_live_curves_draw_every_epoch_and_a_final_frame():
+    train, test = spirals()
+    history = fit(build(8), train, test, epochs=3, live=False)
+    curves = LiveCurves(3, mode="render")
+    curves.min_epoch_gap = curves.epoch_gap_per_draw_cost = 0   # long epochs
+    replay(curves, history)
+    assert curves.draws == 4 and curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_very_short_epochs_skip_epoch_end_redraws_but_keep_the_final_frame():
+    train, test = spirals()
+    history = fit(build(8), train, test, epochs=20, live=False)
+    curves = LiveCurves(20, mode="render")
+    replay(curves, history)                                    # 20 epochs in a blink
+    assert 1 <= curves.draws < 10 and curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_mid_epoch_redraws_are_throttled_by_time():
+    curves = LiveCurves(1, mode="render", min_interval=0.2)
+    curves.interval_per_draw_cost = 0
+    start, calls = time.perf_counter(), 0
+    while time.perf_counter() - start < 1.0:
+        calls += 1
+        curves.batch_end(record(calls))
+    assert calls > 100 and 1 <= curves.draws <= 5
+    assert curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_a_slow_redraw_stretches_the_interval():
+    curves = LiveCurves(1, mode="render", min_interval=0.05)
+    curves.draws, curves.draw_seconds = 1, 0.1       # as if one redraw had taken 100 ms
+    start, calls = time.perf_counter(), 0
+    while time.perf_counter() - start < 0.5:         # 0.5 s < 50 redraw-times = 5 s
+        calls += 1
+        curves.batch_end(record(calls))
+    assert curves.draws == 1 and curves.last_png is None
+
+
+def test_fit_draws_in_render_mode_and_rejects_unknown_modes():
+    X = torch.randn(512, 2)
+    y = (X[:, 0] > 0).long()
+    assert fit(build(4), (X, y), epochs=2, batch_size=8, live="render").epochs == 2
+    with pytest.raises(ValueError, match="unknown mode 'fancy'"):
+        LiveCurves(1, mode="fancy")
+
+
+def test_fit_accepts_live_curves_of_your_own():
+    train, test = spirals()
+    curves = LiveCurves(2, mode="render")
+    fit(build(4), train, test, epochs=2, live=curves)
+    assert curves.draws >= 1 and curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_text_lines_name_validation_and_perplexity():
+    history = History(perplexity=True)
+    history.train_loss, history.val_loss, history.seconds = [1.0], [0.5], [2.0]
+    line = epoch_line(history, 3)
+    assert line.startswith("epoch 1/3") and "val loss 0.5000 ppl 1.65" in line
+    history.train_acc, history.val_acc = [0.5], [0.75]
+    assert "val loss 0.5000 acc 75.00%" in epoch_line(history, 3)
+
+
+def test_a_language_model_run_draws_a_perplexity_panel():
+    X = torch.randint(0, 5, (64, 6))
+    model = nn.Sequential(nn.Embedding(5, 8), nn.Linear(8, 5))
+
+    def step(model, batch, loss_fn):  # next-token loss without accuracy
+        X, Y = batch
+        return loss_fn(model(X).flatten(0, 1), Y.flatten()), Y.numel()
+
+    curves = LiveCurves(2, mode="render")
+    history = fit(model, (X, X), val=(X, X), epochs=2, step=step, live=curves)
+    assert history.val_ppl and not history.val_acc
+    assert [ax.get_ylabel() for ax in curves._plot.fig.axes] == ["loss", "perplexity"]
