@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+import companion.mnist
 from companion.data import take
 from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, seed_cnn,
                               speedrun, speedrun_net)
@@ -79,19 +80,45 @@ def test_speedrun_rejects_an_unknown_target(mnist):
         speedrun(mnist.train, mnist.test, target=0.9)
 
 
+def test_speedrun_runs_a_fixed_schedule_with_the_machines_fast_arithmetic(monkeypatch):
+    calls = []
+
+    def fake_fit(model, train, test, **kwargs):
+        calls.append(kwargs)
+        return "history"
+
+    monkeypatch.setattr(companion.mnist, "fit", fake_fit)
+    for target, recipe in SPEEDRUNS.items():
+        model, history = speedrun("train", "test", target, seed=3, epochs=2)
+        kwargs = calls[-1]
+        assert "stop_at" not in kwargs and kwargs["test_every_epoch"] is False
+        assert kwargs["amp"] == "auto" and kwargs["channels_last"] == "auto"
+        assert kwargs["epochs"] == 2 and kwargs["seed"] == 3  # overrides win
+        assert kwargs["lr"] == recipe["fit"]["lr"]
+        assert kwargs["loss_fn"].label_smoothing == recipe["label_smoothing"]
+        assert model[0].max_shift == recipe["net"]["max_shift"]
+
+
 def test_speedrun_recipe_learns_real_digits_fast(mnist):
     # fast mode: a fifth of the training set, one epoch, 2,000 test images
     train, test = take(mnist.train, 12_000), take(mnist.test, 2_000)
     model, history = speedrun(train, test, target=0.99, batch_size=64)
-    assert history.epochs == 1
+    assert history.epochs == 1 and len(history.test_acc) == 1
     assert history.test_acc[-1] >= 0.97
-    assert evaluate(model, test)[1] >= 0.97  # float32 agrees with bfloat16 evaluation
+    assert evaluate(model, test)[1] >= 0.97  # float32 evaluation agrees
     assert set(SPEEDRUNS) == {0.99, 0.995}
+
+
+def test_speedrun_tests_once_at_the_end_of_its_schedule(mnist):
+    train, test = take(mnist.train, 1_000), take(mnist.test, 500)
+    _, history = speedrun(train, test, target=0.995, epochs=2, batch_size=100)
+    assert history.epochs == 2  # the whole schedule, whatever the accuracy
+    assert len(history.test_acc) == 1 and not history.val_acc
 
 
 def test_seed_cnn_learns_real_digits(mnist):
     train, test = take(mnist.train, 8_000), take(mnist.test, 2_000)
     torch.manual_seed(0)
-    history = fit(seed_cnn(), train, test, epochs=1, batch_size=32, lr=1e-3, amp=True,
-                  channels_last=True, live=False)
+    history = fit(seed_cnn(), train, test, epochs=1, batch_size=32, lr=1e-3, amp="auto",
+                  channels_last="auto", live=False)
     assert history.test_acc[-1] >= 0.93
