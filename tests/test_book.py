@@ -9,6 +9,7 @@ TOP = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((TOP / "_config.yml").read_text())
 TOC = yaml.safe_load((TOP / "_toc.yml").read_text())
 NOTEBOOKS = sorted((TOP / "book").glob("*.ipynb"))
+PAGES = NOTEBOOKS + sorted((TOP / "book").glob("*.md"))
 
 
 def toc_files():
@@ -20,7 +21,7 @@ def toc_files():
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
     listed = {str(Path(f).with_suffix("")) for f in toc_files()}
-    present = {str(p.relative_to(TOP).with_suffix("")) for p in NOTEBOOKS}
+    present = {str(p.relative_to(TOP).with_suffix("")) for p in PAGES}
     assert listed == present
 
 
