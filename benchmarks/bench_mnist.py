@@ -132,7 +132,8 @@ def main():
             reached=bool(reached), epochs_to_target=reached[0] + 1 if reached else None,
             seconds_to_target=round(sum(seconds[:reached[0] + 1]), 2) if reached else None,
             seconds_per_epoch=round(statistics.mean(seconds), 2),
-            training_seconds=round(sum(seconds), 2), wall_seconds=round(time.perf_counter() - start, 2)))
+            training_seconds=round(sum(seconds), 2),
+            wall_seconds=round(time.perf_counter() - start, 2)))
     if "b" in only:
         torch.manual_seed(0)
         history = fit(seed_cnn(), mnist.train, mnist.test, epochs=1, batch_size=32, lr=1e-3,
