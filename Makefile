@@ -6,8 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The tests run every chapter in fast mode; `make test BOOK_FAST=0` runs them in full.
 TEST_FAST ?= 1
+# More pytest arguments: CI passes --overwrite to keep the chapters nbmake executed.
+PYTEST_ARGS ?=
+# What the executed chapters depend on besides their own code: the mode and the companion code.
+# When it changes, the execution cache is dropped (Jupyter Book's cache keys on the notebooks only).
+BOOK_STAMP = mode=$${BOOK_FAST:-0} companion=$$(cat companion/*.py companion/*/*.py | sha256sum | cut -c1-16)
 
-.PHONY: book test setup data vendor clean
+.PHONY: book book-executed pages test setup data vendor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,12 +29,30 @@ data: setup
 vendor:
 	scripts/vendor_js.sh
 
+# Executes each chapter whose code changed since the last build (Jupyter Book's execution cache).
 book: data vendor
+	@mkdir -p _build; stamp="$(BOOK_STAMP)"; \
+	if [ "$$(cat _build/.book_stamp 2>/dev/null)" != "$$stamp" ]; then \
+	  rm -rf _build/.jupyter_cache; echo "$$stamp" > _build/.book_stamp; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
+# CI: build from the chapters `make test PYTEST_ARGS=--overwrite` has just executed (their
+# outputs are in the notebooks) instead of executing every chapter a second time.
+book-executed: data vendor
+	@mkdir -p _build
+	sed 's/^\(  execute_notebooks:\).*/\1 off/' _config.yml > _build/config-executed.yml
+	grep -q "execute_notebooks: off" _build/config-executed.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/config-executed.yml
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+# Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py).
+pages: setup
+	$(BIN)/python scripts/check_pages.py _build/html
+
 test: data
-	BOOK_FAST=$${BOOK_FAST:-$(TEST_FAST)} $(BIN)/python -m pytest tests --nbmake book --nbmake-timeout=900
+	BOOK_FAST=$${BOOK_FAST:-$(TEST_FAST)} $(BIN)/python -m pytest tests --nbmake book \
+	  --nbmake-timeout=900 $(PYTEST_ARGS)
 
 clean:
 	rm -rf _build

@@ -17,8 +17,11 @@ import time
 from IPython.display import HTML, Image, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image as PILImage
 
+FIGSIZE = (7.2, 2.9)   # inches: the width of the book's text column at 100 px per inch
+LIVE_DPI = 150          # rendered at 1.5x and shown at the column's width: sharp on hi-dpi screens
 COLORS = {"train": "#1f77b4", "validation": "#ff7f0e", "test": "#d62728"}
 MARKERS = {"train": "o", "validation": "^", "test": "s"}
 
@@ -64,6 +67,7 @@ class CurvesPlot:
                                     markersize=3, label=split)[0]
                      for split in ("train", "validation", "test")}
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
             ax.set_ylabel(metric)
             ax.grid(alpha=0.3)
             self.lines[metric] = (ax, lines)
@@ -91,6 +95,11 @@ class CurvesPlot:
                 line.set_data([p[0] for p in points], [p[1] for p in points])
             ax.relim()
             ax.autoscale_view()
+            if metric == "accuracy":
+                low = min((min(line.get_ydata()) for line in lines.values()
+                           if len(line.get_ydata())), default=1.0)
+                if low < 0.5:   # near chance: show the whole range, so noise looks like noise
+                    ax.set_ylim(0.0, 1.0)
             shown = [line for line in lines.values() if len(line.get_xdata())]
             if shown:
                 ax.legend(handles=shown, loc="best", fontsize=8)
@@ -221,14 +230,14 @@ class LiveCurves:
         start = time.perf_counter()
         if self._plot is None:   # made at the first draw, when we know what the run reports
             partial_acc = any(a is not None for a in self._partial[2])
-            fig = Figure(figsize=(9, 3.2), dpi=80)
+            fig = Figure(figsize=FIGSIZE, dpi=LIVE_DPI)
             FigureCanvasAgg(fig)
             self._plot = CurvesPlot(fig, second_metric(history, partial_acc))
         title = f"{self.title} — {status}" if self.title else status
         partial = self._partial if keep_partial else None
         self.last_png = _fast_png(self._plot.update(history, title=title, partial=partial))
         if self.mode == "notebook":
-            image = Image(self.last_png)
+            image = Image(self.last_png, width=round(FIGSIZE[0] * 100))
             if self.out is not None:
                 with self.out:
                     self.out.clear_output(wait=True)

@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from . import hardware
-from .curves import LiveCurves, draw_curves
+from .curves import FIGSIZE, LiveCurves, draw_curves
 from .data import split
 from .measure import evaluating
 
@@ -159,7 +159,7 @@ class History:
 
         In a notebook end the cell with `plt.show()` or a `;`, so the figure shows once.
         """
-        return draw_curves(plt.figure(figsize=(9, 3.2)), self, title=title)
+        return draw_curves(plt.figure(figsize=FIGSIZE), self, title=title)
 
 
 class BatchRecord:

@@ -21,7 +21,7 @@ from .training import fit
 FIT_SETTINGS = frozenset(inspect.signature(fit).parameters) - {"model", "train", "test"}
 
 
-def _png(fig, dpi=80):
+def _png(fig, dpi=150):
     """Any matplotlib Figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -137,7 +137,7 @@ class Playground:
             fig = self.after_train(model, history, self.settings())
             if fig is not None:
                 with self.extra:
-                    display(Image(_png(fig)))
+                    display(Image(_png(fig), width=round(fig.get_figwidth() * 100)))
                 plt.close(fig)
         return history
 

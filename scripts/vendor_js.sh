@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=_vendor/widgets
 mathjax=_vendor/mathjax
-if [ -f "$dest/embed-amd.js" ] && [ -f "$dest/require.js" ] && [ -f "$mathjax/tex-mml-chtml.js" ]; then
+if [ -f "$dest/embed-amd.js" ] && grep -q "typesetPromise" "$dest/embed-amd.js" &&
+   [ -f "$dest/require.js" ] && [ -f "$mathjax/tex-mml-chtml.js" ]; then
   exit 0
 fi
 tmp=$(mktemp -d)
@@ -20,6 +21,15 @@ rm -rf "$tmp/package"
 tar -xzf "$tmp"/requirejs-2.3.4.tgz -C "$tmp"
 cp "$tmp"/package/require.js "$dest"/require.js
 rm -f "$dest"/*.map
+# The widget manager typesets math in widget labels with MathJax 2's MathJax.Hub.Queue; the book
+# loads MathJax 3, which has no Hub. Call MathJax 3's typesetPromise instead (and fail loudly if
+# a new version of the file no longer has the line this replaces).
+old='MathJax.Hub.Queue(["Typeset",MathJax.Hub,e])'
+new='(MathJax.typesetPromise?MathJax.typesetPromise([e]):MathJax.Hub.Queue(["Typeset",MathJax.Hub,e]))'
+for file in "$dest"/embed-amd.js "$dest"/libembed-amd.js; do
+  grep -qF "$old" "$file" || { echo "vendor_js.sh: MathJax call not found in $file" >&2; exit 1; }
+  python3 -c "import sys; p, a, b = sys.argv[1:]; s = open(p).read(); open(p, 'w').write(s.replace(a, b))" "$file" "$old" "$new"
+done
 rm -rf "$tmp/package"
 tar -xzf "$tmp"/mathjax-3.2.2.tgz -C "$tmp"
 mkdir -p "$mathjax/output/chtml/fonts"
