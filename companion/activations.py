@@ -2,16 +2,17 @@
 
 Each activation is an `Activation` with `.fn(x)` (the function) and `.grad(x)` (its
 derivative, also from the formula, not from autograd). `get(name)` returns one. The rest of
-the module holds the tools the chapter measures with: a deep-MLP builder, per-layer gradient
-norms and the fraction of dead units.
+the module holds the tools the chapter measures with: a deep-MLP builder, its linear layers
+(whose gradient norms `companion.measure.grad_norms` measures) and the fraction of dead units.
 
 Used in: book/02_activations.ipynb
 """
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .measure import evaluating
 
 NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "silu")
 INITS = ("default", "xavier", "he")
@@ -254,25 +255,11 @@ def linear_layers(model):
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-def layer_grad_norms(model, X, y, loss_fn=None):
-    """The gradient norm ||dL/dW|| of each Linear layer's weight for one batch (input first).
-
-    Leaves the parameters' .grad untouched. loss_fn defaults to cross-entropy.
-    """
-    layers = linear_layers(model)
-    if not layers:
-        raise ValueError("layer_grad_norms expects a model with nn.Linear layers; found none")
-    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
-    loss = loss_fn(model(X), y)
-    grads = torch.autograd.grad(loss, [layer.weight for layer in layers])
-    return [g.norm().item() for g in grads]
-
-
-@torch.no_grad()
 def dead_fraction(model, X, batch_size=4096):
     """Per activation layer: the fraction of units whose input is ≤ 0 for every sample in X.
 
-    Such a ReLU unit outputs 0 and passes back 0 gradient on all of X: it is "dead".
+    Such a ReLU unit outputs 0 and passes back 0 gradient on all of X: it is "dead". Runs in
+    evaluation mode without gradients; the model's mode is restored afterwards.
     """
     layers = [m for m in model.modules() if isinstance(m, _ACTIVATION_MODULES)]
     if not layers:
@@ -290,8 +277,9 @@ def dead_fraction(model, X, batch_size=4096):
 
     handles = [m.register_forward_pre_hook(make_hook(i)) for i, m in enumerate(layers)]
     try:
-        for start in range(0, len(X), batch_size):
-            model(X[start:start + batch_size])
+        with evaluating(model):
+            for start in range(0, len(X), batch_size):
+                model(X[start:start + batch_size])
     finally:
         for h in handles:
             h.remove()

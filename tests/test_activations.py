@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion import activations as A
+from companion.measure import grad_norms
 
 TORCH_FN = {
     "sigmoid": torch.sigmoid,
@@ -128,24 +129,30 @@ def test_init_schemes_set_the_expected_weight_scale(init, std):
     assert (layer.bias == 0).all()
 
 
+def weight_grad_norms(model, X, y):
+    """The chapter's probe: ||dL/dW|| of each Linear layer's weight, input side first."""
+    loss = F.cross_entropy(model(X), y)
+    return grad_norms(loss, [layer.weight for layer in A.linear_layers(model)])
+
+
 def test_vanishing_gradients_sigmoid_vs_relu_at_depth_20():
     torch.manual_seed(0)
     X, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    norms = {name: A.layer_grad_norms(A.build_mlp(name, 20, 64, seed=0), X, y)
+    norms = {name: weight_grad_norms(A.build_mlp(name, 20, 64, seed=0), X, y)
              for name in ("sigmoid", "relu")}
-    assert len(norms["relu"]) == 21                                      # 20 hidden + output
+    assert norms["relu"].shape == (21,)                                  # 20 hidden + output
     assert norms["sigmoid"][0] < 1e-4 * norms["relu"][0]                 # orders of magnitude
     assert norms["sigmoid"][0] < 1e-6 * norms["sigmoid"][-1]             # and it shrinks
 
 
-def test_layer_grad_norms_match_backward_and_leave_grads_alone():
-    model = A.build_mlp("silu", 2, 8, in_features=5, num_classes=3, seed=0)
-    X, y = torch.randn(10, 5), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
-    norms = A.layer_grad_norms(model, X, y)
-    assert all(p.grad is None for p in model.parameters())
-    F.cross_entropy(model(X), y).backward()
-    expected = [m.weight.grad.norm().item() for m in A.linear_layers(model)]
-    assert norms == pytest.approx(expected)
+@pytest.mark.parametrize("name, init", [("tanh", "xavier"), ("relu", "he")])
+def test_fitted_init_keeps_the_gradient_size_through_depth(name, init):
+    torch.manual_seed(0)
+    X, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    norms = weight_grad_norms(A.build_mlp(name, 20, 128, init=init, seed=0), X, y)
+    assert 0.1 < (norms[0] / norms[-1]).item() < 10
+    default = weight_grad_norms(A.build_mlp(name, 20, 128, seed=0), X, y)
+    assert (default[0] / default[-1]).item() < 0.1                       # PyTorch's default shrinks it
 
 
 def test_dead_fraction_counts_units_that_never_fire():
@@ -155,8 +162,11 @@ def test_dead_fraction_counts_units_that_never_fire():
         first.weight[:3] = 0.0
         first.bias[:3] = -1.0                                            # 3 of 10 units: always < 0
         first.bias[3:] = 100.0                                           # the rest: always > 0
+    model.train()
     dead = A.dead_fraction(model, torch.randn(50, 4), batch_size=16)
     assert len(dead) == 2
     assert dead[0] == pytest.approx(0.3)
+    assert model.training                                                # its mode is restored
+    assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="activation layers"):
         A.dead_fraction(nn.Linear(3, 3), torch.randn(2, 3))
