@@ -8,7 +8,7 @@ script twice, and a browser stops at the second declaration with a console error
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
     seen, unique = set(), []
     for script in context.get("script_files", []):
-        key = (getattr(script, "filename", str(script)),
+        key = (getattr(script, "filename", str(script)) or None,   # None and "" alike
                getattr(script, "attributes", {}).get("body"))
         if key not in seen:
             seen.add(key)

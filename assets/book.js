@@ -43,7 +43,7 @@
 
   function colabBadge() {
     var colab = colabLink();
-    var title = document.querySelector("main h1, article h1, .bd-article h1");
+    var title = document.querySelector(".bd-article h1") || document.querySelector("article h1");
     if (!colab || !title || document.querySelector(".book-colab")) return;
     var p = document.createElement("p");
     p.className = "book-colab";

@@ -150,7 +150,8 @@ def main():
     args = parser.parse_args()
     root = Path(args.root)
     pages = sorted(str(p.relative_to(root)) for p in root.rglob("*.html")
-                   if p.name not in SKIP and "_static" not in p.parts and "_vendor" not in p.parts)
+                   if p.name not in SKIP and "_static" not in p.parts
+                   and 'http-equiv="Refresh"' not in p.read_text(errors="ignore")[:300])
     if not pages:
         sys.exit(f"check_pages: no HTML pages under {root}; build the book first (make book)")
     base, server = serve(root)
