@@ -111,6 +111,9 @@ def test_value_operations_and_a_reused_node():
     assert a.grad == pytest.approx(ta.grad.item())
     assert b.grad == pytest.approx(tb.grad.item())
     assert repr(AG.Value(1.5)) == "Value(data=1.5, grad=0)"
+    x = AG.Value(3.0)
+    (x + x + x * x).backward()                       # x on both sides of + and of *
+    assert x.grad == 2 + 2 * 3.0
     c.backward()                                    # a second backward starts from zero
     assert a.grad == pytest.approx(ta.grad.item())
 
