@@ -137,6 +137,21 @@ def epoch_line(history, num_epochs):
     return "  ".join(parts) + f"  ({history.seconds[-1]:.1f} s)"
 
 
+def result_sentence(history):
+    """One sentence with the result of a run: time, and the last validation and test scores."""
+    text = f"Trained {history.epochs} epochs in {history.total_seconds:.1f} s"
+    scores = []
+    for split, name in (("val", "validation"), ("test", "test")):
+        accs, losses = getattr(history, f"{split}_acc"), getattr(history, f"{split}_loss")
+        if accs:
+            scores.append(f"{name} accuracy {accs[-1]:.2%}")
+        elif losses and getattr(history, "perplexity", False):
+            scores.append(f"{name} perplexity {math.exp(min(losses[-1], 50.0)):.3g}")
+        elif losses:
+            scores.append(f"{name} loss {losses[-1]:.4g}")
+    return text + (": " + ", ".join(scores) if scores else "") + "."
+
+
 class LiveCurves:
     """A `fit` callback: curves that redraw in place while a model trains.
 
@@ -203,16 +218,10 @@ class LiveCurves:
         """Draw the final frame, which stays as a static image."""
         if not self._drawing or history.epochs == 0:
             return
-        done = f"done: {history.epochs} epochs in {history.total_seconds:.1f} s of training"
-        for split, name in (("val", "validation"), ("test", "test")):
-            accs, losses = getattr(history, f"{split}_acc"), getattr(history, f"{split}_loss")
-            if accs:
-                done += f", {name} accuracy {accs[-1]:.2%}"
-            elif losses and getattr(history, "perplexity", False):
-                done += f", {name} perplexity {math.exp(min(losses[-1], 50.0)):.3g}"
-        self._draw(history, done, keep_partial=False)
+        # The figure's title says what ran; the result is said once, in the line below it.
+        self._draw(history, f"{history.epochs} epochs", keep_partial=False)
         if self.out is None and self.mode == "notebook":
-            self._show_text(done)
+            self._show_text(result_sentence(history))
 
     # -- drawing ----------------------------------------------------------------------------
     def _draw_cost(self):

@@ -114,8 +114,55 @@ def _count(n):
     return str(n)
 
 
+def _block_of(name):
+    """'blocks.3.linear' -> ('blocks', 3, 'linear'): the deepest numbered part of a layer's
+    name that still has a layer inside it (the block's index); None if there is none."""
+    parts = name.split(".")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i].isdigit():
+            return ".".join(parts[:i]), int(parts[i]), ".".join(parts[i + 1:])
+    return None
+
+
+def collapse(rows):
+    """Fold runs of identical numbered blocks into one row each: 'blocks.0-24 (×25)'.
+
+    Blocks are identical when their layers have the same names, kinds, shapes and parameter
+    counts. The folded row shows one block's layers joined by '→' and the run's totals.
+    """
+    groups = []                                   # [parent, first index, last index, rows]
+    for row in rows:
+        where = _block_of(row.name)
+        if where and groups and groups[-1][0] == where[0] and groups[-1][2] == where[1]:
+            groups[-1][3].append(row)             # same block, another layer
+        else:
+            groups.append([where[0], where[1], where[1], [row]] if where else [None, 0, 0, [row]])
+    runs = []                                     # merge consecutive blocks with one signature
+    for parent, first, last, block in groups:
+        sign = [(_block_of(r.name)[2], r.kind, r.shape, r.params) for r in block] if parent else None
+        if parent and runs and runs[-1][0] == parent and runs[-1][4] == sign and runs[-1][2] + 1 == first:
+            runs[-1][2] = last
+            runs[-1][3].extend(block)
+        else:
+            runs.append([parent, first, last, list(block), sign])
+    folded = []
+    for parent, first, last, block, sign in runs:
+        if parent is None or first == last:
+            folded.extend(block)
+            continue
+        count = last - first + 1
+        kinds = "→".join(r.kind for r in block[:len(sign)])
+        folded.append(Row(f"{parent}.{first}–{last} (×{count})", kinds, block[-1].shape,
+                          sum(r.params for r in block), sum(r.macs for r in block), None))
+    return folded
+
+
 class Summary:
-    """A table of layers: name, type, output shape, own parameters and multiply-adds."""
+    """A table of layers: name, type, output shape, own parameters and multiply-adds.
+
+    Printed, runs of identical numbered blocks fold into one row (`collapse`); `.rows` keeps
+    every layer.
+    """
 
     def __init__(self, rows, total, input_shape):
         self.rows, self.total, self.input_shape = rows, total, tuple(input_shape)
@@ -127,7 +174,7 @@ class Summary:
     def __repr__(self):
         header = ("layer", "type", "output shape", "params", "mult-adds")
         lines = [header] + [(r.name, r.kind, str(r.shape), f"{r.params:,}", _count(r.macs))
-                            for r in self.rows]
+                            for r in collapse(self.rows)]
         widths = [max(len(line[i]) for line in lines) for i in range(5)]
         fmt = lambda line: "  ".join(  # noqa: E731
             cell.rjust(w) if i >= 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image, display
 
-from .summary import count_params, summary
+from .curves import result_sentence
+from .summary import collapse, count_params, summary
 from .training import fit
 
 # Controls named after a parameter of `fit` (lr, epochs, momentum, clip_grad, ...) go to fit.
@@ -33,10 +34,11 @@ def _shapes_html(model, input_shape, example):
     rows = "".join(
         f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.kind)}</td>"
         f"<td>{html.escape(str(tuple(r.shape)))}</td><td style='text-align:right'>{r.params:,}</td></tr>"
-        for r in table.rows)
+        for r in collapse(table.rows))
     return (f"<b>{count_params(model):,} parameters</b>"
+            f"<div style='max-height:16em; overflow:auto'>"
             f"<table style='font-size:85%'><tr><th>layer</th><th>type</th><th>output shape</th>"
-            f"<th>params</th></tr>{rows}</table>")
+            f"<th>params</th></tr>{rows}</table></div>")
 
 
 class Playground:
@@ -132,7 +134,7 @@ class Playground:
         finally:
             self.train_button.disabled = False
         self.model, self.history = model, history
-        self.status.value = html.escape(repr(history))
+        self.status.value = html.escape(result_sentence(history))
         if self.after_train is not None:
             fig = self.after_train(model, history, self.settings())
             if fig is not None:

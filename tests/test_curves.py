@@ -110,3 +110,13 @@ def test_a_language_model_run_draws_a_perplexity_panel():
     history = fit(model, (X, X), val=(X, X), epochs=2, step=step, live=curves)
     assert history.val_ppl and not history.val_acc
     assert [ax.get_ylabel() for ax in curves._plot.fig.axes] == ["loss", "perplexity"]
+
+
+def test_the_result_is_one_sentence():
+    from companion.curves import result_sentence
+    history = History()
+    history.train_loss, history.train_acc, history.seconds = [0.5, 0.3], [0.8, 0.9], [1.0, 1.5]
+    history.val_loss, history.val_acc = [0.6, 0.4], [0.75, 0.85]
+    history.test_loss, history.test_acc = [0.45], [0.84]
+    assert result_sentence(history) == ("Trained 2 epochs in 2.5 s: validation accuracy "
+                                        "85.00%, test accuracy 84.00%.")

@@ -105,3 +105,17 @@ def test_hardware_settings_resolve():
     with pytest.raises(ValueError, match="True, False or 'auto'"):
         hardware.resolve("yes", "cpu", hardware.fast_amp)
     assert "bfloat16" in hardware.describe_cpu()
+
+
+def test_repeated_blocks_fold_into_one_row():
+    from companion.summary import collapse
+
+    blocks = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.ReLU()) for _ in range(25)])
+    model = nn.Sequential(nn.Linear(4, 8), blocks, nn.Linear(8, 2))
+    rows = collapse(trace(model, (1, 4)))
+    names = [r.name for r in rows]
+    assert names == ["0", "1.0–24 (×25)", "2"]
+    assert rows[1].kind == "Linear→ReLU" and rows[1].params == 25 * 72
+    assert sum(r.macs for r in rows) == multiply_adds(model, (1, 4))
+    different = nn.Sequential(nn.Sequential(nn.Linear(8, 8)), nn.Sequential(nn.Linear(8, 4)))
+    assert len(collapse(trace(different, (1, 8)))) == 2      # different blocks stay apart

@@ -63,7 +63,8 @@ def test_pressing_train_trains_with_the_current_settings():
     assert playground.history is not None and playground.history.epochs == 3
     assert isinstance(playground.model[1], nn.Tanh)
     assert seen["activation"] == "tanh"
-    assert "History(3 epochs" in playground.status.value
+    assert playground.status.value.startswith("Trained 3 epochs in")
+    assert "test accuracy" in playground.status.value
 
 
 def test_playground_needs_controls():
@@ -98,7 +99,7 @@ Playground(build, {"width": widgets.IntSlider(value=8, min=1, max=32),
     assert sum("image/png" in out.get("data", {}) for out in outputs) == 2  # curves + extra
     html = " ".join(m["state"].get("value", "") for m in state.values()
                     if m["model_name"] == "HTMLModel")
-    assert "42 parameters" in html and "History(2 epochs" in html
+    assert "42 parameters" in html and "Trained 2 epochs" in html
 
 
 def test_controls_named_after_fit_parameters_reach_fit():
