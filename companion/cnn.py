@@ -12,14 +12,18 @@ Pooling uses the same windows and takes their max or mean instead of a dot produ
 
 Used in: book/03_cnn.ipynb.
 """
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib.patches import FancyArrowPatch, Rectangle
 from torch import nn
+
+from .summary import trace
 
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size", "receptive_field",
     "LeNet5", "AlexNetSmall", "VGGSmall", "vgg_block", "Inception", "GoogLeNetSmall", "make_cnn",
-    "draw_cnn",
+    "ramp_share", "draw_cnn",
 ]
 
 
@@ -327,6 +331,30 @@ def make_cnn(num_blocks=2, channels=16, kernel_size=3, padding="same", pool="max
     return nn.Sequential(*layers)
 
 
+# ----------------------------------------------------------------------------- learned kernels
+def ramp_share(kernels):
+    """How much each kernel looks like an oriented edge detector, from 0 to 1.
+
+    An edge detector is negative on one side and positive on the other: a ramp a*x + b*y in
+    some direction. This is the share of each kernel's variation (around its mean) that the best
+    such ramp explains: 1 for a perfect ramp, about 2 / (kh*kw - 1) on average for random noise.
+    `kernels` has shape (num_kernels, kh, kw); returns shape (num_kernels,).
+    """
+    if kernels.dim() != 3 or min(kernels.shape[1:]) < 2:
+        raise ValueError("ramp_share expects kernels of shape (num_kernels, kernel_h, kernel_w) "
+                         f"with kernels of at least 2x2; got {tuple(kernels.shape)}")
+    num_kernels, kh, kw = kernels.shape
+    rows = torch.arange(kh, dtype=kernels.dtype) - (kh - 1) / 2
+    cols = torch.arange(kw, dtype=kernels.dtype) - (kw - 1) / 2
+    ramps = torch.stack([cols.expand(kh, kw).flatten(),            # left -> right
+                         rows[:, None].expand(kh, kw).flatten()])  # top -> bottom: (2, kh*kw)
+    centred = (kernels - kernels.mean(dim=(1, 2), keepdim=True)).flatten(1)   # (n, kh*kw)
+    coefficients = centred @ ramps.T / ramps.pow(2).sum(dim=1)     # the two ramps are orthogonal
+    explained = (coefficients @ ramps).pow(2).sum(dim=1)           # (n,)
+    total = centred.pow(2).sum(dim=1)
+    return torch.where(total > 0, explained / total.clamp_min(1e-30), torch.zeros_like(total))
+
+
 # ----------------------------------------------------------------------------- structure figure
 _DRAWN = {"Conv2d": "conv", "MaxPool2d": "max pool", "AvgPool2d": "avg pool",
           "AdaptiveAvgPool2d": "global avg pool", "Flatten": "flatten", "Linear": "dense"}
@@ -346,32 +374,16 @@ def _op_label(layer):
     return name
 
 
-@torch.no_grad()
 def draw_cnn(model, input_shape=(1, 1, 28, 28), ax=None):
     """Draw a chain of conv/pool/dense layers (e.g. LeNet5) as tensors labelled with their shapes.
 
-    The shapes come from running one zero batch through the model. Returns the matplotlib Figure.
+    The shapes come from `companion.summary.trace` (one zero batch through the model).
+    Returns the matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, Rectangle
     stages = [("input", "input", tuple(input_shape[1:]))]   # (kind, label of the op, shape)
-    x = torch.zeros(input_shape)
-
-    def hook(layer, inputs, output):
-        if type(layer).__name__ in _DRAWN:
-            stages.append((_DRAWN[type(layer).__name__], _op_label(layer),
-                           tuple(output.shape[1:])))
-
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    was_training = model.training
-    try:
-        model.eval()
-        model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    for row in trace(model, input_shape):                   # every leaf layer, in running order
+        if row.kind in _DRAWN:
+            stages.append((_DRAWN[row.kind], _op_label(row.module), tuple(row.shape[1:])))
     if ax is None:
         _, ax = plt.subplots(figsize=(1.35 * len(stages) + 1, 3.4))
     biggest = max(shape[1] for *_, shape in stages if len(shape) == 3)

@@ -197,3 +197,26 @@ def test_draw_cnn_labels_every_tensor_shape():
         assert shape in texts
     assert "conv 5×5" in texts
     plt.close(fig)
+
+
+def test_draw_cnn_leaves_the_model_in_its_mode():
+    model = cnn.AlexNetSmall().train()
+    fig = cnn.draw_cnn(model)
+    assert model.training and all(p.grad is None for p in model.parameters())
+    fig.clf()
+
+
+def test_ramp_share_scores_edge_detectors_high_and_noise_low():
+    rows, cols = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
+    ramp = 0.3 * cols - 0.7 * rows + 2.0                       # a perfect ramp, any direction
+    sobel = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
+    blob = torch.zeros(5, 5)
+    blob[2, 2] = 1.0                                           # a centre spot: no direction at all
+    assert cnn.ramp_share(ramp[None]).item() == pytest.approx(1.0)
+    assert cnn.ramp_share(sobel[None]).item() > 0.85                  # 8/9: its rows are weighted 1, 2, 1
+    assert cnn.ramp_share(blob[None]).item() == pytest.approx(0.0, abs=1e-6)
+    assert cnn.ramp_share(torch.ones(1, 3, 3)).item() == 0.0   # a constant kernel has no variation
+    noise = torch.randn(2000, 5, 5, generator=torch.Generator().manual_seed(0))
+    assert cnn.ramp_share(noise).mean().item() == pytest.approx(2 / 24, rel=0.1)
+    with pytest.raises(ValueError, match=r"\(num_kernels, kernel_h, kernel_w\).*got \(16, 1, 5, 5\)"):
+        cnn.ramp_share(torch.randn(16, 1, 5, 5))
