@@ -1,4 +1,4 @@
-"""Residual networks: the blocks, ResNet-18/34/50, a small ResNet for digits, and depth-sweep helpers.
+"""Residual networks: the blocks, ResNet-18/34/50, a small ResNet for digits, and the depth-sweep MLP.
 
 The blocks keep torchvision's parameter names and stride placement ("ResNet v1.5": a bottleneck
 downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load torchvision's
@@ -6,8 +6,6 @@ downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load t
 
 Used in: book/04_resnet.ipynb
 """
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -281,27 +279,3 @@ def depth_mlp(depth, residual=True, *, num_inputs=784, num_hiddens=64, num_outpu
     """A plain (residual=False) or residual MLP of `depth` blocks; the widget's `build` function."""
     return DepthMLP(depth, residual=residual, num_inputs=num_inputs,
                     num_hiddens=num_hiddens, num_outputs=num_outputs)
-
-
-def gradient_norms(model, X, y, loss_fn=None):
-    """Per-block gradient norms: the L2 norm of d(loss)/d(parameters) of each block in `model.blocks`.
-
-    Measured on one batch (X, y) in training mode, on a copy of the model, so the model's
-    gradients and BatchNorm statistics are left untouched. Returns a tensor of shape (num_blocks,),
-    first block first.
-    """
-    if not isinstance(getattr(model, "blocks", None), nn.Sequential):
-        raise ValueError("gradient_norms expects a model with a `blocks` nn.Sequential (e.g. depth_mlp(...)); "
-                         f"got {type(model).__name__}")
-    if len(X) != len(y):
-        raise ValueError(f"X and y need the same length; got {len(X)} and {len(y)}")
-    probe = copy.deepcopy(model).train()
-    probe.zero_grad(set_to_none=True)
-    device = next(probe.parameters()).device
-    loss = (loss_fn or F.cross_entropy)(probe(X.to(device)), y.to(device))
-    loss.backward()
-    norms = []
-    for block in probe.blocks:
-        grads = [p.grad.flatten() for p in block.parameters() if p.grad is not None]
-        norms.append(torch.cat(grads).norm().item() if grads else 0.0)
-    return torch.tensor(norms)

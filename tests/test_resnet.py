@@ -5,8 +5,9 @@ import torch.nn.functional as F
 import torchvision
 
 from companion.book import default_threads
-from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, depth_mlp, gradient_norms,
-                              make_shortcut, resnet18, resnet34, resnet50, small_resnet)
+from companion.measure import grad_norms
+from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, depth_mlp, make_shortcut,
+                              resnet18, resnet34, resnet50, small_resnet)
 
 MODELS = {"resnet18": (resnet18, torchvision.models.resnet18),
           "resnet50": (resnet50, torchvision.models.resnet50)}
@@ -151,18 +152,37 @@ def test_depth_sweep_plain_degrades_residual_trains():
     assert losses[12, True] < 2.0                            # ln(10) = 2.30 is chance
 
 
-def test_gradient_norms():
+def block_grad_norms(model, X, y):
+    """The chapter's probe: the gradient norm of each block's parameters on one batch."""
+    loss = F.cross_entropy(model.train()(X), y)
+    return grad_norms(loss, list(model.blocks))
+
+
+def test_plain_gradients_grow_towards_the_input_residual_ones_stay_even():
     torch.manual_seed(0)
     X, y = torch.randn(64, 1, 28, 28), torch.randint(10, (64,))
     plain, residual = depth_mlp(20, residual=False), depth_mlp(20, residual=True)
-    before = [p.clone() for p in plain.state_dict().values()]
-    norms = gradient_norms(plain, X, y)
+    norms = block_grad_norms(plain, X, y)
     assert norms.shape == (20,) and (norms > 0).all()
-    assert all(p.grad is None for p in plain.parameters())                 # the model is left untouched
-    assert all(torch.equal(a, b) for a, b in zip(before, plain.state_dict().values()))
-    # plain: gradients explode towards the input; residual: far more even
+    assert norms[0] > 100 * norms[-1]                                      # explodes towards the input
     spread = lambda n: (n.max() / n.min()).item()
-    assert spread(norms) > 10 * spread(gradient_norms(residual, X, y))
+    assert spread(norms) > 10 * spread(block_grad_norms(residual, X, y))  # far more even
+
+
+def test_original_block_gates_the_shortcut_preactivation_does_not():
+    """With F's gradient cut, what reaches x went through the shortcut alone."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 6, 6).relu().requires_grad_(True)               # >= 0, like a ReLU's output
+    for block, last_of_f, expect_all_open in [(BasicBlock(8, 8), "bn2", False),
+                                              (PreActBlock(8, 8), "conv2", True)]:
+        hook = getattr(block, last_of_f).register_forward_hook(lambda m, i, out: out.detach())
+        (grad,) = torch.autograd.grad(block(x).sum(), x)
+        hook.remove()
+        open_share = (grad != 0).float().mean().item()
+        if expect_all_open:
+            assert torch.equal(grad, torch.ones_like(grad))                 # dy/dx = I exactly
+        else:
+            assert 0 < open_share < 1                                       # the ReLU closes some
 
 
 @pytest.mark.parametrize("make, match", [
@@ -178,10 +198,6 @@ def test_gradient_norms():
     (lambda: depth_mlp(3, residual="yes"), "residual must be True or False"),
     (lambda: small_resnet(blocks_per_stage=0), "blocks_per_stage must be a positive integer"),
     (lambda: make_shortcut(32, 16, 1, "A"), "can only add channels"),
-    (lambda: gradient_norms(resnet18(), torch.randn(2, 3, 32, 32), torch.zeros(2, dtype=torch.long)),
-     "expects a model with a `blocks`"),
-    (lambda: gradient_norms(depth_mlp(2), torch.randn(4, 784), torch.zeros(3, dtype=torch.long)),
-     "same length; got 4 and 3"),
     (lambda: small_resnet()(torch.rand(28, 28)), r"\(batch, channels, height, width\); got \(28, 28\)"),
 ])
 def test_clear_errors(make, match):
