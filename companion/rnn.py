@@ -13,8 +13,6 @@ import math
 import torch
 from torch import nn
 
-from .measure import grad_norms
-
 CELL_TYPES = ("RNN", "LSTM", "GRU")
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}   # blocks of `hidden_size` rows stacked in weight_ih
 
@@ -368,6 +366,9 @@ def hidden_state_gradients(model, X, y, loss_fn=None):
         h = state[0] if isinstance(state, tuple) else state   # (layers, batch, hidden)
         hidden_states.append(h)
     loss = loss_fn(model.head(h[-1]).squeeze(-1), y)          # read out the top layer's h_T
-    norms = grad_norms(loss, hidden_states)                   # (T,)
+    grads = torch.autograd.grad(loss, hidden_states)
+    # the norms in the gradients' own dtype: measure.grad_norms squares in float32, which
+    # flushes gradients below ~1e-19 to 0, and in float64 these curves go far lower
+    norms = torch.stack([torch.linalg.vector_norm(g) for g in grads]).cpu()   # (T,)
     model.train(was_training)
     return norms

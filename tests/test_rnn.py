@@ -151,6 +151,15 @@ def test_hidden_state_gradients_vanish_for_a_plain_rnn_at_initialisation():
     assert norms[0] < 1e-6 * norms[-1]                       # 60 steps back: next to nothing
 
 
+def test_hidden_state_gradients_keep_tiny_values_in_float64():
+    torch.manual_seed(0)
+    X, y = adding_problem(16, 100)
+    norms = hidden_state_gradients(SequenceRegressor("LSTM", hidden_size=16).double(),
+                                   X.double(), y.double())
+    assert norms.dtype == torch.float64
+    assert 0 < norms[0] < 1e-15 * norms[-1]                  # below float32's range, still > 0
+
+
 def test_hidden_state_gradients_match_autograd_on_the_state():
     """The last step's gradient equals the gradient of the loss with respect to h_T directly."""
     torch.manual_seed(0)
