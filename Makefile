@@ -46,9 +46,11 @@ book-executed: data vendor
 	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/config-executed.yml
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-# Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py).
+# Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py),
+# then the intro run in a real JupyterLab: slider, Train, live curves (scripts/check_jupyterlab.py).
 pages: setup
 	$(BIN)/python scripts/check_pages.py _build/html
+	BOOK_FAST=$${BOOK_FAST:-1} $(BIN)/python scripts/check_jupyterlab.py
 
 test: data
 	BOOK_FAST=$${BOOK_FAST:-$(TEST_FAST)} $(BIN)/python -m pytest tests --nbmake book \
