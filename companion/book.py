@@ -3,6 +3,7 @@
 Used in: every chapter's second cell (`setup()`), and wherever a size depends on the mode
 (`pick(full, fast)`).
 """
+import contextlib
 import os
 import random
 
@@ -83,3 +84,15 @@ def glue(name, value, display=True):
             ipy_display(value)
         except ImportError:
             print(value)
+
+
+@contextlib.contextmanager
+def expect_error(error_type=ValueError):
+    """`with expect_error(ValueError): ...` shows the one-line message of the error the block
+    raises, as a reader would want to see it; raises AssertionError if the block raises none."""
+    try:
+        yield
+    except error_type as error:
+        print(f"{type(error).__name__}: {error}")
+    else:
+        raise AssertionError(f"expected a {error_type.__name__}, but the code ran without one")

@@ -51,9 +51,8 @@ class MNIST:
     def __init__(self, train, test, source, root):
         self.train, self.test, self.source, self.root = train, test, source, Path(root)
 
-    def __repr__(self):
-        return (f"MNIST(train={len(self.train):,} images, test={len(self.test):,} images, "
-                f"root='{self.root}')\n  source: {self.source}")
+    def __repr__(self):  # no machine path: it would end up in the book's pages
+        return f"MNIST(train={len(self.train):,} images, test={len(self.test):,} images)"
 
 
 def _raw_dir(root):
@@ -118,7 +117,7 @@ def load_mnist(root=None, *, download=True):
         raise FileNotFoundError(f"load_mnist: root '{root}' is a file, not a directory")
     tried = []
     if _has_raw_files(root):
-        source = f"the cached IDX files in {_raw_dir(root)}"
+        source = "the cached IDX files"   # no path: `.root` says where
     else:
         tried.append(f"cached IDX files in {_raw_dir(root)}: not there")
         source = None
@@ -131,7 +130,7 @@ def load_mnist(root=None, *, download=True):
                     tried.append(f"{name}: {type(error).__name__}: {str(error).strip()[:200]}")
                     continue
                 if _has_raw_files(root):
-                    source = f"{name}, cached in {_raw_dir(root)}"
+                    source = f"{name}, now cached"
                     break
                 tried.append(f"{name}: finished but the IDX files are missing")
         else:

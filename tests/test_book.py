@@ -42,3 +42,15 @@ def test_first_cell_installs_the_companion_in_colab_from_the_configured_reposito
     assert 'if "google.colab" in sys.modules:' in first
     assert f"git+{url}.git@{CONFIG['repository']['branch']}" in first
     assert "setup(" in code[1].source  # seeds and sets threads before anything runs
+
+
+MAX_CODE_LINE = 79   # what the built page's code column shows without a scroll bar (PEP 8 too)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_text_column(path):
+    long = [(i, line) for i, cell in enumerate(nbformat.read(path, as_version=4).cells)
+            if cell.cell_type == "code" for line in cell.source.splitlines()
+            if len(line) > MAX_CODE_LINE]
+    assert not long, (f"{len(long)} code lines longer than {MAX_CODE_LINE} characters, "
+                      f"first in cell {long[0][0]}: {long[0][1]!r}")

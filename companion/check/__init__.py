@@ -8,9 +8,12 @@ returns a `Result` (`.passed`, `.status`, `.message`) that prints itself.
     from companion import check
     check.sigmoid_derivative(my_sigmoid_derivative)
 
-One module per chapter holds its checks; this file holds what they share.
+One module per chapter holds its checks (listed in its `__all__`); this file holds what they
+share and exports every chapter's checks as `check.<name>`.
 Used in: the exercises at the end of every chapter.
 """
+import importlib
+import pkgutil
 import traceback
 
 import torch
@@ -83,4 +86,12 @@ def close(a, b, tol=1e-5):
         a.double(), b.double(), rtol=tol, atol=tol)
 
 
-from .activations import leaky_relu, sigmoid_derivative  # noqa: E402,F401
+def _export_chapter_checks():
+    """Make every public check of every chapter module available as `check.<name>`."""
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            globals()[name] = getattr(module, name)
+
+
+_export_chapter_checks()
