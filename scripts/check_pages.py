@@ -6,7 +6,8 @@ machine (the book must work offline), a widget that did not render, a MathJax er
 image, or a traceback in a cell not tagged `raises-exception`. Every precomputed explorer
 (`companion.explorer`, class `book-explorer`) gets one control moved, and what it shows must
 change; every frozen control (a widget that needs a kernel) must be disabled and explained.
-Prints one line per page; exits 1 if any page failed.
+Prints one line per page; exits 1 if any page failed. Saves a screenshot of the first page as
+_static/screenshot.png in the built book (the README shows it from the published book).
 
     .venv/bin/python scripts/check_pages.py [_build/html] [--chromium /usr/bin/chromium]
 
@@ -166,6 +167,11 @@ def main():
             print(f"{'FAIL' if problems else 'ok  '} {path}: {summary}", flush=True)
             for problem in problems:
                 print(f"       - {problem}")
+        first = next((p for p in pages if p.endswith("intro.html")), pages[0])
+        page = context.new_page()
+        page.goto(f"{base}/{first}", wait_until="load")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(root / "_static" / "screenshot.png"))
         browser.close()
     server.shutdown()
     print(f"check_pages: {len(pages) - failed} of {len(pages)} pages passed "
