@@ -116,8 +116,12 @@ SPEEDRUNS = {
     0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.0,
                fit=dict(epochs=1, batch_size=256, lr=0.2, optimizer="sgd", momentum=0.9,
                         weight_decay=5e-4, lr_schedule="onecycle")),
+    # 8 epochs at batch 256 and peak lr 0.4: on the validation split as accurate as the earlier
+    # 10 epochs at batch 128 and lr 0.2 (mean 99.34 % for seeds 0-2: 99.40/99.38/99.23 %
+    # against 99.32/99.35/99.35 %) with fewer epochs, each cheaper per image; 6 epochs fell
+    # short (99.28/99.23/99.24 %).
     0.995: dict(net=dict(widths=(16, 32, 64), max_shift=2), label_smoothing=0.1,
-                fit=dict(epochs=10, batch_size=128, lr=0.2, optimizer="sgd", momentum=0.9,
+                fit=dict(epochs=8, batch_size=256, lr=0.4, optimizer="sgd", momentum=0.9,
                          weight_decay=5e-4, lr_schedule="onecycle")),
 }
 
