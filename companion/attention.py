@@ -66,7 +66,8 @@ def _check_qk(query, keys, query_size, key_size):
                          f"{keys.shape[0]}")
 
 
-# -- Luong's score functions: query (batch, T, query_size), keys (batch, S, key_size) -> (batch, T, S)
+# -- Luong's score functions: query (batch, T, query_size), keys (batch, S, key_size)
+#    -> scores (batch, T, S)
 class DotScore(nn.Module):
     """score(h_t, h̄_s) = h_tᵀ h̄_s. No parameters; query and keys must have the same size."""
 
@@ -108,7 +109,8 @@ class ConcatScore(nn.Module):
         self.v_a = nn.Linear(attn_size, 1, bias=False)
 
     def forward(self, query, keys):
-        hidden = torch.tanh(self.W_q(query)[:, :, None] + self.W_k(keys)[:, None])  # (batch, T, S, attn)
+        hidden = torch.tanh(self.W_q(query)[:, :, None]            # (batch, T, 1, attn)
+                            + self.W_k(keys)[:, None])              # (batch, 1, S, attn)
         return self.v_a(hidden).squeeze(-1)                        # (batch, T, S)
 
 
@@ -140,7 +142,7 @@ def _attend(score_module, query, keys, values, mask, extra_mask=None, factor=Non
     weights = masked_softmax(scores, full)                         # (batch, T, S)
     if factor is not None:
         weights = weights * factor
-    return weights @ values, weights                               # (batch, T, value), (batch, T, S)
+    return weights @ values, weights               # (batch, T, value_size), (batch, T, S)
 
 
 class LuongAttention(nn.Module):
