@@ -185,6 +185,8 @@ def test_make_optimizer_by_name():
     nesterov = L.make_optimizer("nesterov", p, 0.1, momentum=0.8)
     assert nesterov.defaults["nesterov"] and nesterov.defaults["momentum"] == 0.8
     assert L.make_optimizer("sgd", p, 0.1).defaults["momentum"] == 0
+    assert L.make_optimizer("adamw", p, 1e-3).defaults["weight_decay"] == 1e-2
+    assert L.make_optimizer("adam", p, 1e-3, weight_decay=0.1).defaults["weight_decay"] == 0.1
     assert repr(L.make_optimizer("momentum", p, 0.1)).startswith("SGD(lr=0.1, momentum=0.9")
     with pytest.raises(ValueError, match=r"unknown optimizer 'adagrad'; choose one of sgd"):
         L.make_optimizer("adagrad", p, 0.1)
@@ -216,6 +218,19 @@ def test_descend_on_rosenbrock_follows_the_optimizer():
     assert path.shape == (1501, 2)
     assert L.rosenbrock(path[-1]) < 1e-3 < L.rosenbrock(path[0])
     assert L.rosenbrock(torch.tensor([1.0, 1.0])) == 0
+
+
+@pytest.mark.parametrize("cls, settings", [(L.SGD, dict(momentum=0.9, nesterov=True)),
+                                           (L.Adam, {})])
+def test_descend_many_gives_each_learning_rate_its_own_path(cls, settings):
+    lrs = [1e-3, 2e-3, 0.1]                          # SGD diverges at 0.1: inf, then nan
+    paths = L.descend_many(cls, lrs, (-1.2, 1.0), 300, **settings)
+    assert paths.shape == (3, 301, 2)
+    for lr, path in zip(lrs, paths):
+        alone = L.descend(lambda params: cls(params, lr=lr, **settings), (-1.2, 1.0), 300)
+        torch.testing.assert_close(path, alone, rtol=0, atol=0, equal_nan=True)
+    assert (cls is L.SGD) == bool(paths[2].isnan().any())   # a diverged path leaves no
+    assert torch.isfinite(paths[:2]).all()                  # mark on the others
 
 
 # ---------------------------------------------------------------------------- batch norm
