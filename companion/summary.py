@@ -44,8 +44,8 @@ def _shape(output):
 
 
 def trace(model, input_shape=None, *, example=None, modules=None):
-    """Run one batch through `model` (zeros of `input_shape`, or the tensor `example`) in eval
-    mode and return a Row per recorded module: name, kind, output shape, own parameters
+    """Run one batch through `model` (zeros of `input_shape`, or `example`: a tensor or a tuple
+    of tensors passed as `model(*example)`) in eval mode and return a Row per recorded module: name, kind, output shape, own parameters
     (all its parameters for a container) and multiply-adds (of everything inside it).
 
     modules: None records every leaf layer; or a list of (name, module) pairs to record instead
@@ -84,12 +84,16 @@ def trace(model, input_shape=None, *, example=None, modules=None):
     try:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-        x = torch.zeros(*input_shape, device=device) if example is None else example.to(device)
+        if example is None:
+            inputs = (torch.zeros(*input_shape, device=device),)
+        else:
+            inputs = tuple(t.to(device) for t in (example if isinstance(example, tuple)
+                                                   else (example,)))
         with evaluating(model):
-            model(x)
+            model(*inputs)
     except RuntimeError as error:
         after = f" after layer '{rows[-1].name}' with output {rows[-1].shape}" if rows else ""
-        shape = tuple(input_shape) if example is None else tuple(example.shape)
+        shape = tuple(input_shape) if example is None else _shape(example)
         raise ValueError(f"the input {shape} does not fit this model{after}: "
                          f"{str(error).splitlines()[0]}") from None
     finally:
@@ -189,5 +193,5 @@ def summary(model, input_shape=None, *, example=None):
     """Trace `model` on one zero batch of `input_shape` (or on `example`) and return a Summary
     of its leaf layers. Raises ValueError naming the layer when the input does not fit."""
     rows = trace(model, input_shape, example=example)
-    shape = input_shape if example is None else tuple(example.shape)
+    shape = input_shape if example is None else _shape(example)
     return Summary(rows, count_params(model), shape)

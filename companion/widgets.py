@@ -45,18 +45,28 @@ class Playground:
     """Controls → model → live training. `build(**model_settings)` returns an nn.Module.
 
     Controls named after a parameter of `fit` (lr, epochs, batch_size, optimizer, momentum,
-    clip_grad, ...) go to `fit`; all others to `build`. The layer table runs one zero batch of
-    `input_shape`, or `input_example` (a tensor, e.g. token ids for a sequence model).
+    clip_grad, ...) go to `fit`; controls named after a parameter of `data` go to
+    `data(**settings)`, which returns fresh `(train, test)` before each run (for a control that
+    changes the task, such as a sequence length); all others go to `build` (which also gets a
+    data control it names). The layer table runs one zero batch of `input_shape`, or
+    `input_example` (a tensor, or a tuple of tensors for `model(*example)`).
     `fit_kwargs` are fixed `fit` arguments (a `step`, `val`, ...).
     `after_train(model, history, settings)` may return a matplotlib Figure to show below the
     curves. With `autorun`, displaying the playground trains once with the default settings.
     """
 
-    def __init__(self, build, controls, train, test, *, input_shape=(1, 1, 28, 28),
-                 input_example=None, fit_kwargs=None, after_train=None, autorun=True,
-                 title=None, seed=0):
+    def __init__(self, build, controls, train=None, test=None, *, data=None,
+                 input_shape=(1, 1, 28, 28), input_example=None, fit_kwargs=None,
+                 after_train=None, autorun=True, title=None, seed=0):
         if not controls:
             raise ValueError("Playground needs at least one control")
+        if (train is None) == (data is None):
+            raise ValueError("Playground needs either train data or a data(**settings) function")
+        self.data = data
+        self.data_settings = set(inspect.signature(data).parameters) if data else set()
+        build_params = inspect.signature(build).parameters
+        self.build_takes = (set(build_params) if not any(
+            p.kind is p.VAR_KEYWORD for p in build_params.values()) else None)
         self.build, self.train_data, self.test_data = build, train, test
         self.controls = dict(controls)
         self.input_shape, self.input_example = tuple(input_shape), input_example
@@ -91,14 +101,18 @@ class Playground:
         return {name: control.value for name, control in self.controls.items()}
 
     def _split_settings(self):
+        """(model settings, fit settings, data settings) from the controls."""
         settings = self.settings()
         fit_settings = {k: v for k, v in settings.items() if k in FIT_SETTINGS}
-        model_settings = {k: v for k, v in settings.items() if k not in FIT_SETTINGS}
-        return model_settings, fit_settings
+        data_settings = {k: v for k, v in settings.items() if k in self.data_settings}
+        model_settings = {k: v for k, v in settings.items()
+                          if k not in FIT_SETTINGS and (k not in self.data_settings or (
+                              self.build_takes is None or k in self.build_takes))}
+        return model_settings, fit_settings, data_settings
 
     def _make_model(self):
         """Build the model and run a dummy batch; return (model, html) or (None, message)."""
-        model_settings, _ = self._split_settings()
+        model_settings, _, _ = self._split_settings()
         try:
             torch.manual_seed(self.seed)
             model = self.build(**model_settings)
@@ -122,13 +136,15 @@ class Playground:
         if model is None:
             self.status.value = text
             return None
-        _, fit_settings = self._split_settings()
+        _, fit_settings, data_settings = self._split_settings()
         kwargs = {**self.fit_kwargs, **fit_settings}
         kwargs.setdefault("epochs", 3)
         self.train_button.disabled = True
         self.status.value = "training…"
         self.extra.clear_output()
         try:
+            if self.data is not None:       # the task depends on the settings: make it afresh
+                self.train_data, self.test_data = self.data(**data_settings)
             history = fit(model, self.train_data, self.test_data, live=True, out=self.out,
                           seed=self.seed, title=self.title, **kwargs)
         finally:

@@ -117,7 +117,7 @@ def test_controls_named_after_fit_parameters_reach_fit():
                 "epochs": widgets.IntSlider(value=1, min=1, max=3)}
     playground = Playground(spy_build, controls, train, test, input_shape=(1, 2),
                             autorun=False)
-    model_settings, fit_settings = playground._split_settings()
+    model_settings, fit_settings, _ = playground._split_settings()
     assert model_settings == {"width": 4}
     assert set(fit_settings) == {"momentum", "clip_grad", "optimizer", "epochs"}
     playground.train()
@@ -132,3 +132,40 @@ def test_an_input_example_feeds_the_layer_table_of_a_sequence_model():
     playground = Playground(build_lm, {"hidden": widgets.IntSlider(value=8, min=1, max=16)},
                             (X, X), (X, X), input_example=X[:1], autorun=False)
     assert "(1, 5, 10)" in playground.info.value and "170 parameters" in playground.info.value  # 10*8 + 8*10+10
+
+
+def test_a_data_function_makes_the_task_from_its_controls():
+    made = []
+
+    def data(length):
+        made.append(length)
+        X = torch.randint(0, 10, (64, length))
+        return (X, X), (X[:16], X[:16])
+
+    def build_pair(hidden, length):
+        return Pair(hidden)
+
+    class Pair(nn.Module):
+        def __init__(self, hidden):
+            super().__init__()
+            self.embed, self.head = nn.Embedding(10, hidden), nn.Linear(hidden, 10)
+
+        def forward(self, X, Y=None):
+            return self.head(self.embed(X))
+
+    def step(model, batch, loss_fn):
+        X, Y = batch
+        return loss_fn(model(X).flatten(0, 1), Y.flatten()), Y.numel()
+
+    X = torch.randint(0, 10, (1, 4))
+    playground = Playground(build_pair, {"hidden": widgets.IntSlider(value=4, min=1, max=8),
+                                         "length": widgets.IntSlider(value=3, min=2, max=9),
+                                         "epochs": widgets.IntSlider(value=1, min=1, max=2)},
+                            data=data, input_example=(X, X), fit_kwargs={"step": step},
+                            autorun=False)
+    assert "(1, 4, 10)" in playground.info.value            # model(*example) ran
+    playground.controls["length"].value = 7
+    playground.train()
+    assert made == [7] and playground.train_data[0].shape == (64, 7)
+    with pytest.raises(ValueError, match="either train data or a data"):
+        Playground(build, {"width": widgets.IntSlider(value=2)})
