@@ -312,16 +312,17 @@ class CharModel(nn.Module):
         """Continue `prompt` (1-D int64 ids) by `length` sampled ids; returns only the new ids."""
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0; got {temperature!r}")
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)           # sampling runs on the CPU
+        device = self.head.weight.device
         was_training = self.training
         self.eval()
-        logits, state = self(prompt[None], return_state=True)     # (1, len(prompt), vocab)
+        logits, state = self(prompt[None].to(device), return_state=True)  # (1, len(prompt), vocab)
         new = []
         for _ in range(length):
-            probs = torch.softmax(logits[0, -1] / temperature, dim=-1)   # (vocab,)
-            next_id = torch.multinomial(probs, 1, generator=generator)  # (1,)
+            probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)  # (vocab,)
+            next_id = torch.multinomial(probs, 1, generator=generator)          # (1,)
             new.append(next_id)
-            logits, state = self(next_id[None], state, return_state=True)
+            logits, state = self(next_id[None].to(device), state, return_state=True)
         self.train(was_training)
         return torch.cat(new)
 
@@ -354,10 +355,12 @@ def hidden_state_gradients(model, X, y, loss_fn=None):
 
     `model` is a SequenceRegressor (any recurrent layer with `.rnn` and `.head`). The layer is
     run one step at a time so that every h_t (all layers; LSTM: h, not c) is a tensor of the
-    graph; L is the mean loss over the batch (MSE by default). Returns a (T,) tensor.
+    graph; L is the mean loss over the batch (MSE by default). Returns a (T,) tensor on the CPU.
     """
     _check_input(X, 3, model.rnn.input_size, "(batch, seq, input_size)")
     loss_fn = loss_fn or nn.MSELoss()
+    device = next(model.parameters()).device
+    X, y = X.to(device), y.to(device)                         # wherever the model lives
     was_training = model.training
     model.eval()
     state, hidden_states = None, []
