@@ -6,11 +6,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.attention import (AdditiveAttention, ConcatScore, DotScore, GeneralScore,
-                                 LuongAttention, MultiHeadAttention, masked_softmax,
-                                 scaled_dot_product_attention)
+                                 LuongAttention, MultiHeadAttention, attention_weights,
+                                 masked_softmax, merge_heads, scaled_dot_product_attention,
+                                 split_heads)
 from companion.book import default_threads
 from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, Seq2Seq, date_pairs, dates_task,
-                               exact_match, reversal_task)
+                               draw_attention_step, exact_match, plot_attention,
+                               reversal_task)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -123,6 +125,21 @@ def test_mha_gradients_equal_pytorch_and_bias_free_loads():
     for (name, p), (_, r) in zip(ours.named_parameters(), theirs.named_parameters()):
         torch.testing.assert_close(p.grad, r.grad, atol=1e-5, rtol=1e-5, msg=name)
     mha_pair(bias=False)   # strict load of a bias-free module
+
+
+def test_split_heads_gives_each_head_a_block_of_features_and_merge_undoes_it():
+    x = torch.arange(2 * 3 * 8.0).view(2, 3, 8)          # (batch, seq, E)
+    heads = split_heads(x, 4)                            # (batch, 4, seq, 2)
+    assert heads.shape == (2, 4, 3, 2)
+    assert torch.equal(heads[1, 2, 0], x[1, 0, 4:6])     # head 2, position 0
+    assert torch.equal(merge_heads(heads), x)
+
+
+def test_attention_weights_sum_to_one_and_follow_the_causal_mask():
+    q, k = torch.randn(2, 5, 4, generator=gen(7)), torch.randn(2, 5, 4, generator=gen(8))
+    weights = attention_weights(q, k, is_causal=True)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
+    assert torch.all(weights.triu(1) == 0)
 
 
 def test_mha_parameters_do_not_depend_on_the_number_of_heads():
@@ -266,6 +283,23 @@ def test_attention_beats_no_attention_on_reversal():
             loss_fn=nn.CrossEntropyLoss(ignore_index=PAD), clip_grad=1.0)
         scores[attention] = exact_match(model, test[0], test[2])
     assert scores["dot"] > 0.6 and scores["none"] < 0.1, scores
+
+
+def test_attention_pictures():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = draw_attention_step()
+    assert fig.get_figwidth() <= 7.2
+    plt.close(fig)
+    src = reversal_task(1, 6, seed=0)[0]
+    torch.manual_seed(0)
+    fig, ax = plt.subplots()
+    plot_attention(ax, Seq2Seq(len(DIGITS), 16, 8, attention="dot"), src, DIGITS)
+    assert len(ax.get_xticks()) == 6 and ax.images[0].get_array().shape[1] == 6
+    with pytest.raises(ValueError, match="no weights to show"):
+        plot_attention(ax, Seq2Seq(len(DIGITS), 16, 8, attention="none"), src, DIGITS)
+    plt.close(fig)
 
 
 # -- clear errors -------------------------------------------------------------------------------
