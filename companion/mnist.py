@@ -4,6 +4,7 @@
 - `speedrun_net()`: a lean conv net that reads raw (N, 1, 28, 28) images in [0, 1]; its first
   module, `PrepareDigits`, standardizes, crops and rearranges them (and shifts them at random
   while training, when asked), so the saved model needs no separate preprocessing.
+- `ShiftAverage(model)`: test-time augmentation, the average over one-pixel shifts.
 - `SPEEDRUNS` and `speedrun(train, test, target)`: the book's fixed recipes for 99.0 % and
   99.5 % test accuracy, shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
 
@@ -106,21 +107,48 @@ def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0):
     )
 
 
-# The book's recipes: the net's settings, the `fit` arguments and the loss's label smoothing.
+class ShiftAverage(nn.Module):
+    """Test-time augmentation: in eval mode, average `model`'s class probabilities over the image
+    and four copies shifted by one pixel (up, down, left, right).
+
+    (N, 1, 28, 28) -> (N, 10) log-probabilities, which `nn.CrossEntropyLoss` and `argmax` read
+    like logits. In training mode it is `model` unchanged. Used by the 99.5 % recipe.
+    """
+
+    SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns)
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, X):                                           # (N, 1, 28, 28)
+        if self.training:
+            return self.model(X)
+        probs = torch.stack([self.model(torch.roll(X, shift, dims=(2, 3))).float().softmax(dim=1)
+                             for shift in self.SHIFTS])             # (5, N, 10)
+        return probs.mean(dim=0).clamp_min(1e-30).log()             # (N, 10)
+
+
+# The book's recipes: the net's settings, the `fit` arguments, the loss's label smoothing and
+# whether the model averages over shifted copies at test time.
 # Each is a fixed schedule decided in advance, as in speedrun records: it runs all its epochs
 # (no early stopping), and its test accuracy is measured once, at the end. The settings were
 # compared on a validation split (50,000 training images, 10,000 held out); the test accuracy
 # over several seeds is measured by benchmarks/bench_mnist.py.
 SPEEDRUNS = {
-    # batch 256 at peak lr 0.2: half the steps of batch 128, each cheaper per image.
-    0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.0,
+    # batch 256 at peak lr 0.2: half the steps of batch 128, each cheaper per image. Label
+    # smoothing 0.1 raised the mean validation accuracy over seeds 0-4 from 98.45 % to 98.70 %
+    # (peak lr 0.3 or 0.4, or label smoothing 0.2, did less).
+    0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.1,
                fit=dict(epochs=1, batch_size=256, lr=0.2, optimizer="sgd", momentum=0.9,
                         weight_decay=5e-4, lr_schedule="onecycle")),
     # 8 epochs at batch 256 and peak lr 0.4: on the validation split as accurate as the earlier
     # 10 epochs at batch 128 and lr 0.2 (mean 99.34 % for seeds 0-2: 99.40/99.38/99.23 %
     # against 99.32/99.35/99.35 %) with fewer epochs, each cheaper per image; 6 epochs fell
-    # short (99.28/99.23/99.24 %).
+    # short (99.28/99.23/99.24 %). Averaging over shifted copies at test time (`ShiftAverage`)
+    # added 0.07 % on validation (99.45/99.41/99.37 %).
     0.995: dict(net=dict(widths=(16, 32, 64), max_shift=2), label_smoothing=0.1,
+                test_time_shifts=True,
                 fit=dict(epochs=8, batch_size=256, lr=0.4, optimizer="sgd", momentum=0.9,
                          weight_decay=5e-4, lr_schedule="onecycle")),
 }
@@ -141,6 +169,8 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
     recipe = SPEEDRUNS[target]
     torch.manual_seed(seed)  # the initial weights
     model = speedrun_net(**recipe["net"])
+    if recipe.get("test_time_shifts"):
+        model = ShiftAverage(model)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])
     kwargs = dict(recipe["fit"], loss_fn=loss_fn, amp="auto", channels_last="auto",
                   test_every_epoch=False, seed=seed, live=live, device=device)

@@ -4,8 +4,8 @@ from torch.utils.data import TensorDataset
 
 import companion.mnist
 from companion.data import take
-from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, seed_cnn,
-                              speedrun, speedrun_net)
+from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, ShiftAverage,
+                              seed_cnn, speedrun, speedrun_net)
 from companion.summary import count_params
 from companion.training import evaluate, fit
 
@@ -58,7 +58,24 @@ def test_prepare_digits_rejects_bad_input():
         PrepareDigits(size=26, max_shift=2)
 
 
-@pytest.mark.parametrize("build", [seed_cnn, lambda: speedrun_net(max_shift=2)])
+def test_shift_average_averages_probabilities_over_shifted_copies_in_eval_mode_only():
+    torch.manual_seed(0)
+    net = speedrun_net().eval()
+    model = ShiftAverage(net)
+    X = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        expected = torch.stack([net(torch.roll(X, shift, dims=(2, 3))).softmax(dim=1)
+                                for shift in [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]])
+        out = model.eval()(X)
+        assert out.shape == (6, 10)
+        assert torch.allclose(out.exp(), expected.mean(dim=0), atol=1e-6)
+        assert torch.allclose(out.exp().sum(dim=1), torch.ones(6))
+        assert not torch.allclose(out.exp(), expected[0], atol=1e-4)  # not just the centre view
+        assert torch.equal(model.train()(X), net.train()(X))          # training: the net as is
+
+
+@pytest.mark.parametrize("build", [seed_cnn, lambda: speedrun_net(max_shift=2),
+                                   lambda: ShiftAverage(speedrun_net(max_shift=2))])
 def test_save_and_load_give_identical_predictions(tmp_path, build):
     torch.manual_seed(0)
     model = build()
@@ -96,7 +113,9 @@ def test_speedrun_runs_a_fixed_schedule_with_the_machines_fast_arithmetic(monkey
         assert kwargs["epochs"] == 2 and kwargs["seed"] == 3  # overrides win
         assert kwargs["lr"] == recipe["fit"]["lr"]
         assert kwargs["loss_fn"].label_smoothing == recipe["label_smoothing"]
-        assert model[0].max_shift == recipe["net"]["max_shift"]
+        assert isinstance(model, ShiftAverage) == bool(recipe.get("test_time_shifts"))
+        net = model.model if isinstance(model, ShiftAverage) else model
+        assert net[0].max_shift == recipe["net"]["max_shift"]
 
 
 def test_speedrun_recipe_learns_real_digits_fast(mnist):
