@@ -18,37 +18,44 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}   # blocks of `hidden_size` rows stacked
 
 
 # -- one time step ---------------------------------------------------------------------------
-def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
-    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); x (batch, input), h (batch, hidden)."""
-    pre = x @ weight_ih.T + h @ weight_hh.T                   # (batch, hidden)
+def rnn_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
+             nonlinearity="tanh"):
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+
+    x (batch, input), h (batch, hidden); returns h_t (batch, hidden).
+    """
+    pre = x @ weight_ih.T + h @ weight_hh.T          # (batch, hidden)
     if bias_ih is not None:
         pre = pre + bias_ih + bias_hh
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
 
 def lstm_step(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One LSTM step: gates i, f, g, o; c_t = f*c + i*g, h_t = o*tanh(c_t). Returns (h_t, c_t)."""
-    h, c = state                                              # (batch, hidden) each
-    gates = x @ weight_ih.T + h @ weight_hh.T                 # (batch, 4 * hidden)
+    """One LSTM step: gates i, f, g, o stacked in the weights (PyTorch's
+    order); c_t = f*c + i*g, h_t = o*tanh(c_t). Returns (h_t, c_t)."""
+    h, c = state                                     # (batch, hidden) each
+    gates = x @ weight_ih.T + h @ weight_hh.T        # (batch, 4 * hidden)
     if bias_ih is not None:
         gates = gates + bias_ih + bias_hh
-    i, f, g, o = gates.chunk(4, dim=1)                        # (batch, hidden) each
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c = f * c + i * g                                         # the cell path: only * and +
+    i, f, g, o = gates.chunk(4, dim=1)               # (batch, hidden) each
+    i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+    g = torch.tanh(g)                                # the candidate
+    c = f * c + i * g                                # the cell path: * and +
     return o * torch.tanh(c), c
 
 
 def gru_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One GRU step in PyTorch's form: r multiplies (W_hn h + b_hn), h_t = (1 - z)*n + z*h."""
-    from_x = x @ weight_ih.T                                  # (batch, 3 * hidden)
-    from_h = h @ weight_hh.T                                  # (batch, 3 * hidden)
+    """One GRU step in PyTorch's form: gates r, z, n stacked in the weights;
+    r multiplies (W_hn h + b_hn); h_t = (1 - z)*n + z*h."""
+    from_x = x @ weight_ih.T                         # (batch, 3 * hidden)
+    from_h = h @ weight_hh.T                         # (batch, 3 * hidden)
     if bias_ih is not None:
         from_x, from_h = from_x + bias_ih, from_h + bias_hh
-    x_r, x_z, x_n = from_x.chunk(3, dim=1)                    # (batch, hidden) each
+    x_r, x_z, x_n = from_x.chunk(3, dim=1)           # (batch, hidden) each
     h_r, h_z, h_n = from_h.chunk(3, dim=1)
-    r = torch.sigmoid(x_r + h_r)                              # reset gate
-    z = torch.sigmoid(x_z + h_z)                              # update gate
-    n = torch.tanh(x_n + r * h_n)                             # candidate
+    r = torch.sigmoid(x_r + h_r)                     # reset gate
+    z = torch.sigmoid(x_z + h_z)                     # update gate
+    n = torch.tanh(x_n + r * h_n)                    # candidate
     return (1 - z) * n + z * h
 
 
