@@ -98,7 +98,7 @@ def recipe_row(name, target, train, measured, on, device, context):
     return emit(dict(
         context, run=name, target=target, measured_on=on, train_images=len(train),
         recipe=f"speedrun_net({recipe['net']}), label_smoothing={recipe['label_smoothing']}, "
-               f"fit({recipe['fit']})",
+               f"test_time_shifts={recipe.get('test_time_shifts', False)}, fit({recipe['fit']})",
         seeds=SEEDS[target], accuracies=[round(a, 4) for a in accuracies],
         mean=round(statistics.mean(accuracies), 4), min=round(min(accuracies), 4),
         mean_reaches_target=statistics.mean(accuracies) >= target,
