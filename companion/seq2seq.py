@@ -24,6 +24,7 @@ import random
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 from matplotlib.patches import FancyBboxPatch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -184,10 +185,11 @@ class Seq2Seq(nn.Module):
     def __repr__(self):
         local = ("" if self.mode == "global"
                  else f", {self.mode} D={self.attention.window}")
+        both_ways = ", bidirectional" if self.bidirectional else ""
         params = sum(p.numel() for p in self.parameters())
         return (f"Seq2Seq(attention='{self.attention_name}'{local}, "
-                f"num_hiddens={self.num_hiddens}, "
-                f"bidirectional={self.bidirectional}, {params:,} parameters)")
+                f"num_hiddens={self.num_hiddens}{both_ways}, "
+                f"{params:,} parameters)")
 
     def encode(self, src):
         """src (batch, S) -> encoder states (batch, S, H), final state
@@ -253,6 +255,8 @@ class Seq2Seq(nn.Module):
 
         Returns tokens (batch, steps) and attention weights (batch, steps, S)
         (None without attention). Positions after the first EOS are PAD.
+        Decoding stops once every sequence has written EOS; the steps left
+        are PAD, with weights 0.
         """
         was_training = self.training
         self.eval()
@@ -260,20 +264,27 @@ class Seq2Seq(nn.Module):
         token = torch.full((src.shape[0], 1), BOS, dtype=torch.long,
                            device=src.device)
         tokens, weights = [], []
+        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
         for t in range(steps):
             logits, hidden, w = self.decode(token, states, hidden, mask,
                                             offset=t)
             token = logits.argmax(-1)                    # (batch, 1)
             tokens.append(token)
             weights.append(w)
+            done |= token[:, 0] == EOS
+            if bool(done.all()):                         # the rest is PAD
+                break
         self.train(was_training)
-        tokens = torch.cat(tokens, 1)                    # (batch, steps)
+        tokens = torch.cat(tokens, 1)                    # (batch, <= steps)
         is_eos = (tokens == EOS).long()
         after_eos = is_eos.cumsum(1) - is_eos > 0
         tokens = tokens.masked_fill(after_eos, PAD)
+        rest = steps - tokens.shape[1]
+        tokens = F.pad(tokens, (0, rest), value=PAD)     # (batch, steps)
         if weights[0] is None:
             return tokens, None
-        return tokens, torch.cat(weights, 1)
+        weights = torch.cat(weights, 1)                  # (batch, <=, S)
+        return tokens, F.pad(weights, (0, 0, 0, rest))   # zeros after EOS
 
 
 def _describe(x):
@@ -295,12 +306,17 @@ def exact_match(model, src, dec_out, batch_size=1000):
 
 
 # -- pictures ---------------------------------------------------------------
-def plot_attention(ax, model, src, vocab, title=None, extra_steps=12):
+def plot_attention(ax, model, src, vocab, title=None, extra_steps=12,
+                   decoded=None):
     """The attention weights of greedy decoding for one source (1, S): one
-    row per output token (and <eos>), one column per source token."""
+    row per output token (and <eos>), one column per source token.
+
+    decoded: `model.greedy(src, ...)` if already computed (tokens, weights).
+    """
     if model.attention is None:
         raise ValueError("a model without attention has no weights to show")
-    tokens, weights = model.greedy(src, src.shape[1] + extra_steps)
+    tokens, weights = decoded or model.greedy(src,
+                                              src.shape[1] + extra_steps)
     out = list(vocab.decode(tokens[0])) + ["<eos>"]
     rows = min(len(out), weights.shape[1])
     source = vocab.decode(src[0])

@@ -271,6 +271,19 @@ def test_seq2seq_shapes_and_greedy_decoding(attention, mode, window, bidirection
     torch.testing.assert_close(model(padded, dec_in), logits, atol=1e-5, rtol=1e-5)
 
 
+def test_greedy_stops_when_every_sequence_has_ended_and_pads_the_rest():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(DIGITS), 16, 8, attention="dot")
+    with torch.no_grad():
+        model.out.bias[EOS] = 100.0                  # EOS at once, always
+    src = reversal_task(3, 5, seed=0)[0]
+    tokens, weights = model.greedy(src, 9)
+    assert tokens.shape == (3, 9) and weights.shape == (3, 9, 5)
+    assert torch.all(tokens[:, 0] == EOS) and torch.all(tokens[:, 1:] == PAD)
+    torch.testing.assert_close(weights[:, 0].sum(-1), torch.ones(3))
+    assert torch.all(weights[:, 1:] == 0)
+
+
 def test_attention_beats_no_attention_on_reversal():
     from companion.training import fit, seq2seq_step
     train = reversal_task(2000, 12, seed=0)
