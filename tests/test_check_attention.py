@@ -98,7 +98,7 @@ def test_sdpa_accepts_the_solution():
 
 def test_sdpa_rejects_typical_mistakes():
     root_k = lambda Q, V: Q.shape[-1] ** -0.5
-    cases = [(scaled(lambda Q, V: 1.0), "without scaling"),
+    cases = [(scaled(lambda Q, V: 1.0), "not scaled"),
              (scaled(lambda Q, V: 1 / Q.shape[-1]), "not by d_k"),
              (scaled(lambda Q, V: V.shape[-1] ** -0.5), "not of the values"),
              (scaled(root_k, dim=-2), "keys' axis"),

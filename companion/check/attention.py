@@ -50,8 +50,8 @@ def masked_softmax(answer):
                        "weight 0.")
         if close(got, scores.masked_fill(~mask, 0).softmax(-1)):
             raise Hint("masked positions still get weight: a score of 0 is "
-                       "not 'nothing', since e^0 = 1. A masked score must "
-                       "contribute e^score = 0 to the sum.")
+                       "not 'nothing', since e^0 = 1. A masked position "
+                       "must add 0 to the softmax's sum.")
         if (got.masked_select(~mask.expand_as(got)).abs().max() > 1e-6
                 and not close(got, want)):
             raise Hint("positions where the mask is False get weight; they "
@@ -146,8 +146,8 @@ def scaled_dot_product_attention(answer):
         got = output_of(fn, Q, K, V, None)
         d_k, d_v = Q.shape[-1], V.shape[-1]
         if close(got, sdpa(Q, K, V, scale=1.0)):
-            raise Hint("without scaling: divide the scores by √d_k, the "
-                       "width of the queries and keys.")
+            raise Hint("the scores are not scaled: divide them by √d_k, "
+                       "the width of the queries and keys.")
         if close(got, sdpa(Q, K, V, scale=1 / d_k)):
             raise Hint("divide the scores by √d_k, not by d_k.")
         if close(got, sdpa(Q, K, V, scale=d_v ** -0.5)):
