@@ -274,10 +274,8 @@ class BatchNorm(nn.Module):
                              f"got {tuple(x.shape)}")
         if self.training and x.numel() // C < 2:
             raise ValueError(f"BatchNorm in training mode needs more than one "
-                             f"value per channel to compute a variance; got "
-                             f"input of shape {tuple(x.shape)}. Use a batch "
-                             f"of at least 2, or call .eval() to use the "
-                             f"running statistics")
+                             f"value per channel; got shape {tuple(x.shape)}: "
+                             f"use a batch of 2 or more, or call .eval()")
 
 
 # ---------------------------------------------------------- a 2-D surface
