@@ -40,10 +40,9 @@ book: data vendor
 # CI: build from the chapters `make test PYTEST_ARGS=--overwrite` has just executed (their
 # outputs are in the notebooks) instead of executing every chapter a second time.
 book-executed: data vendor
-	@mkdir -p _build
-	sed 's/^\(  execute_notebooks:\).*/\1 off/' _config.yml > _build/config-executed.yml
-	grep -q "execute_notebooks: off" _build/config-executed.yml
-	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/config-executed.yml
+	sed 's/^\(  execute_notebooks:\).*/\1 off/' _config.yml > _config.executed.yml
+	grep -q "execute_notebooks: off" _config.executed.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _config.executed.yml
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py),

@@ -139,7 +139,8 @@ def epoch_line(history, num_epochs):
 
 def result_sentence(history):
     """One sentence with the result of a run: time, and the last validation and test scores."""
-    text = f"Trained {history.epochs} epochs in {history.total_seconds:.1f} s"
+    epochs = f"{history.epochs} epoch{'s' if history.epochs != 1 else ''}"
+    text = f"Trained {epochs} in {history.total_seconds:.1f} s"
     scores = []
     for split, name in (("val", "validation"), ("test", "test")):
         accs, losses = getattr(history, f"{split}_acc"), getattr(history, f"{split}_loss")
@@ -219,7 +220,8 @@ class LiveCurves:
         if not self._drawing or history.epochs == 0:
             return
         # The figure's title says what ran; the result is said once, in the line below it.
-        self._draw(history, f"{history.epochs} epochs", keep_partial=False)
+        self._draw(history, f"{history.epochs} epoch{'s' if history.epochs != 1 else ''}",
+                   keep_partial=False)
         if self.out is None and self.mode == "notebook":
             self._show_text(result_sentence(history))
 

@@ -8,6 +8,7 @@
 Used in: the activations, ResNet, RNN and MNIST chapters, `evaluate`, the plots.
 """
 import contextlib
+import functools
 
 import torch
 from torch import nn
@@ -34,7 +35,8 @@ def grad_norms(loss, parts, *, retain_graph=False):
 
     A part is a tensor in the graph of `loss` (a weight, or a hidden state h_t), a list of
     tensors (their joint norm), or an nn.Module (all its trainable parameters together).
-    A part that `loss` does not depend on gets 0. Leaves every `.grad` untouched.
+    A part that `loss` does not depend on gets 0. Leaves every `.grad` untouched. Norms are
+    computed in the tensors' own precision (float64 keeps gradients far below 1e-19).
     `retain_graph=True` keeps the graph for another measurement.
     """
     if not torch.is_tensor(loss) or loss.numel() != 1:
@@ -46,13 +48,15 @@ def grad_norms(loss, parts, *, retain_graph=False):
     groups = [_tensors_of(part, i) for i, part in enumerate(parts)]
     flat = [t for group in groups for t in group]
     grads = torch.autograd.grad(loss, flat, allow_unused=True, retain_graph=retain_graph)
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in flat))
     norms, start = [], 0
-    for group in groups:
-        squares = [g.detach().float().pow(2).sum() for g in grads[start:start + len(group)]
-                   if g is not None]
-        norms.append(torch.stack(squares).sum().sqrt() if squares else torch.zeros(()))
+    for group in groups:   # the norm of a group is the norm of its tensors' norms
+        parts = [torch.linalg.vector_norm(g.detach()).to(dtype)
+                 for g in grads[start:start + len(group)] if g is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack(parts)) if parts
+                     else torch.zeros((), dtype=dtype, device=loss.device))
         start += len(group)
-    return torch.stack(norms).cpu()
+    return torch.stack([n.cpu() for n in norms])
 
 
 @contextlib.contextmanager

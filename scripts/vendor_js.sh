@@ -7,15 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=_vendor/widgets
 mathjax=_vendor/mathjax
-if [ -f "$dest/embed-amd.js" ] && grep -q "typesetPromise" "$dest/embed-amd.js" &&
+manager=1.0.15   # @jupyter-widgets/html-manager, the one that matches ipywidgets 8.1
+stamp="html-manager@$manager requirejs@2.3.4 mathjax@3.2.2 (MathJax 3 call patched)"
+if [ "$(cat _vendor/VERSION 2>/dev/null)" = "$stamp" ] && [ -f "$dest/embed-amd.js" ] &&
    [ -f "$dest/require.js" ] && [ -f "$mathjax/tex-mml-chtml.js" ]; then
   exit 0
 fi
+rm -rf "$dest" "$mathjax"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent @jupyter-widgets/html-manager@1.0.6 requirejs@2.3.4 mathjax@3.2.2 >/dev/null)
+(cd "$tmp" && npm pack --silent @jupyter-widgets/html-manager@$manager requirejs@2.3.4 mathjax@3.2.2 >/dev/null)
 mkdir -p "$dest"
-tar -xzf "$tmp"/jupyter-widgets-html-manager-1.0.6.tgz -C "$tmp"
+tar -xzf "$tmp"/jupyter-widgets-html-manager-$manager.tgz -C "$tmp"
 cp "$tmp"/package/dist/* "$dest"/
 rm -rf "$tmp/package"
 tar -xzf "$tmp"/requirejs-2.3.4.tgz -C "$tmp"
@@ -35,4 +38,5 @@ tar -xzf "$tmp"/mathjax-3.2.2.tgz -C "$tmp"
 mkdir -p "$mathjax/output/chtml/fonts"
 cp "$tmp"/package/es5/tex-mml-chtml.js "$mathjax"/
 cp -r "$tmp"/package/es5/output/chtml/fonts/woff-v2 "$mathjax"/output/chtml/fonts/
+echo "$stamp" > _vendor/VERSION
 echo "vendored widget JavaScript into $dest and MathJax into $mathjax"

@@ -119,3 +119,10 @@ def test_repeated_blocks_fold_into_one_row():
     assert sum(r.macs for r in rows) == multiply_adds(model, (1, 4))
     different = nn.Sequential(nn.Sequential(nn.Linear(8, 8)), nn.Sequential(nn.Linear(8, 4)))
     assert len(collapse(trace(different, (1, 8)))) == 2      # different blocks stay apart
+
+
+def test_grad_norms_keep_float64_precision():
+    x = torch.tensor([1e-25, 2e-25], dtype=torch.float64, requires_grad=True)
+    norms = grad_norms((x * x.detach()).sum(), [x])   # the gradient is x itself
+    assert norms.dtype == torch.float64
+    assert norms.item() == pytest.approx(5 ** 0.5 * 1e-25, rel=1e-12)
