@@ -161,7 +161,7 @@ class Adam(torch.optim.Optimizer):
                 if not state:
                     state["step"] = 0
                     state["m"] = torch.zeros_like(p)   # mean of gradients
-                    state["v"] = torch.zeros_like(p)   # mean of their squares
+                    state["v"] = torch.zeros_like(p)   # of their squares
                 state["step"] += 1
                 t = state["step"]
                 state["m"] = beta1 * state["m"] + (1 - beta1) * g
