@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image, display
 
-from .curves import result_sentence
+from .curves import LiveCurves, result_sentence
 from .summary import collapse, count_params, summary
 from .training import fit
 
@@ -52,12 +52,13 @@ class Playground:
     `input_example` (a tensor, or a tuple of tensors for `model(*example)`).
     `fit_kwargs` are fixed `fit` arguments (a `step`, `val`, ...).
     `after_train(model, history, settings)` may return a matplotlib Figure to show below the
-    curves. With `autorun`, displaying the playground trains once with the default settings.
+    curves. With `autorun`, displaying the playground trains once with the default settings;
+    `initial=(model, history)` shows a run the chapter already made with those settings instead.
     """
 
     def __init__(self, build, controls, train=None, test=None, *, data=None,
                  input_shape=(1, 1, 28, 28), input_example=None, fit_kwargs=None,
-                 after_train=None, autorun=True, title=None, seed=0):
+                 after_train=None, autorun=True, title=None, seed=0, initial=None):
         if not controls:
             raise ValueError("Playground needs at least one control")
         if (train is None) == (data is None):
@@ -74,6 +75,7 @@ class Playground:
         self.fit_kwargs = dict(fit_kwargs or {})
         self.title, self.seed, self.autorun = title, seed, autorun
         self.model = self.history = None
+        self.initial = initial
         for name, control in self.controls.items():
             if not getattr(control, "description", None):
                 control.description = name
@@ -149,6 +151,15 @@ class Playground:
                           seed=self.seed, title=self.title, **kwargs)
         finally:
             self.train_button.disabled = False
+        self._finish(model, history)
+        return history
+
+    def show(self, model, history):
+        """Show a finished run (its curves, result and after_train figure) without training."""
+        LiveCurves(history.epochs, title=self.title, out=self.out).fit_end(history)
+        self._finish(model, history)
+
+    def _finish(self, model, history):
         self.model, self.history = model, history
         self.status.value = html.escape(result_sentence(history))
         if self.after_train is not None:
@@ -157,9 +168,10 @@ class Playground:
                 with self.extra:
                     display(Image(_png(fig), width=round(fig.get_figwidth() * 100)))
                 plt.close(fig)
-        return history
 
     def _ipython_display_(self):
         display(self.widget)
-        if self.autorun and self.history is None:
+        if self.initial is not None and self.history is None:
+            self.show(*self.initial)
+        elif self.autorun and self.history is None:
             self.train()

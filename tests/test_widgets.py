@@ -6,6 +6,7 @@ from nbclient import NotebookClient
 from torch import nn
 
 from companion.data import make_spirals
+from companion.training import fit
 from companion.widgets import Playground
 
 def spirals(n=400):
@@ -169,3 +170,14 @@ def test_a_data_function_makes_the_task_from_its_controls():
     assert made == [7] and playground.train_data[0].shape == (64, 7)
     with pytest.raises(ValueError, match="either train data or a data"):
         Playground(build, {"width": widgets.IntSlider(value=2)})
+
+
+def test_a_run_the_chapter_made_is_shown_without_training_again(monkeypatch):
+    train, test = spirals()
+    model = build(8)
+    history = fit(model, train, test, epochs=2, live=False)
+    playground = make_playground(initial=(model, history))
+    monkeypatch.setattr(playground, "train", lambda: pytest.fail("trained again"))
+    playground._ipython_display_()
+    assert playground.history is history and playground.model is model
+    assert playground.status.value.startswith("Trained 2 epochs")
