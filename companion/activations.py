@@ -30,56 +30,58 @@ def _as_float(x):
 
 
 # ---------------------------------------------------------------------------- formulas
-# Each pair below is f(x) and f'(x). They never form exp of a large positive number, so
-# they give no inf or NaN for any finite input.
+# Each pair is f(x) and f'(x). None forms exp of a large positive number,
+# so none gives inf or NaN for a finite input.
 
 def _sigmoid(x):
-    # σ(x) = 1 / (1 + e^(-x)); for x < 0 use the equal form e^x / (1 + e^x).
-    z = torch.exp(-x.abs())                                  # in (0, 1], never overflows
+    # σ(x) = 1 / (1 + e^(-x)); for x < 0 the equal form e^x / (1 + e^x)
+    z = torch.exp(-x.abs())              # in (0, 1], never overflows
     return torch.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
 def _sigmoid_grad(x):
     s = _sigmoid(x)
-    return s * (1.0 - s)                                     # σ'(x) = σ(x)(1 − σ(x)) ≤ 1/4
+    return s * (1.0 - s)                 # σ'(x) = σ(x)(1 − σ(x)) ≤ 1/4
 
 
 def _tanh(x):
-    # tanh(x) = (1 − e^(-2x)) / (1 + e^(-2x)) for x ≥ 0, odd in x; expm1 keeps small x exact.
-    m = torch.expm1(-2.0 * x.abs())                          # e^(-2|x|) − 1, in (−1, 0]
+    # tanh(x) = (1 − e^(-2x)) / (1 + e^(-2x)) for x ≥ 0, odd in x;
+    # expm1 keeps small x exact
+    m = torch.expm1(-2.0 * x.abs())      # e^(-2|x|) − 1, in (−1, 0]
     return torch.sign(x) * (-m / (2.0 + m))
 
 
 def _tanh_grad(x):
     t = _tanh(x)
-    return 1.0 - t * t                                       # tanh'(x) = 1 − tanh²(x) ≤ 1
+    return 1.0 - t * t                   # tanh'(x) = 1 − tanh²(x) ≤ 1
 
 
 def _relu(x):
-    return torch.where(x > 0, x, torch.zeros_like(x))       # max(0, x)
+    return torch.where(x > 0, x, torch.zeros_like(x))     # max(0, x)
 
 
 def _relu_grad(x):
-    return (x > 0).to(x.dtype)                               # 1 for x > 0, else exactly 0
+    return (x > 0).to(x.dtype)           # 1 for x > 0, else exactly 0
 
 
 def _gelu(x):
-    # GELU(x) = x Φ(x), Φ the standard normal CDF; Φ(x) = erfc(−x/√2)/2 stays exact for x ≪ 0.
+    # GELU(x) = x Φ(x), Φ the standard normal CDF;
+    # Φ(x) = erfc(−x/√2)/2 stays exact for x ≪ 0
     return x * 0.5 * torch.erfc(-x / _SQRT_2)
 
 
 def _gelu_grad(x):
-    pdf = torch.exp(-0.5 * x * x) / _SQRT_2PI               # φ(x), the normal density
-    return 0.5 * torch.erfc(-x / _SQRT_2) + x * pdf         # Φ(x) + x φ(x)
+    pdf = torch.exp(-0.5 * x * x) / _SQRT_2PI    # φ(x), the normal density
+    return 0.5 * torch.erfc(-x / _SQRT_2) + x * pdf      # Φ(x) + x φ(x)
 
 
 def _silu(x):
-    return x * _sigmoid(x)                                   # SiLU (Swish): x σ(x)
+    return x * _sigmoid(x)               # SiLU (Swish): x σ(x)
 
 
 def _silu_grad(x):
     s = _sigmoid(x)
-    return s * (1.0 + x * (1.0 - s))                         # σ(x)(1 + x(1 − σ(x)))
+    return s * (1.0 + x * (1.0 - s))     # σ(x)(1 + x(1 − σ(x)))
 
 
 # ---------------------------------------------------------------------------- Activation
@@ -145,7 +147,7 @@ class Activation:
 
 
 def _leaky_relu(x, a):
-    return torch.where(x > 0, x, a * x)                      # x for x > 0, a·x otherwise
+    return torch.where(x > 0, x, a * x)     # x for x > 0, a·x otherwise
 
 
 def _leaky_relu_grad(x, a):

@@ -23,7 +23,7 @@ from .summary import trace
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size", "receptive_field",
     "LeNet5", "AlexNetSmall", "VGGSmall", "vgg_block", "Inception", "GoogLeNetSmall", "make_cnn",
-    "ramp_share", "draw_cnn",
+    "ramp_share", "draw_cnn", "draw_sliding_kernel", "draw_inception",
 ]
 
 
@@ -64,27 +64,40 @@ def _windows(x, kernel, stride, padding, fill, fn):
 
 # ----------------------------------------------------------------------------- convolution
 def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (really cross-correlation, like PyTorch) via im2col; same result as F.conv2d."""
+    """2-D convolution (cross-correlation, as in PyTorch) via im2col.
+
+    Same result as F.conv2d. x: (batch, in_channels, height, width);
+    weight: (out_channels, in_channels, kernel_h, kernel_w); bias: (out,).
+    """
     _check_4d(x, "conv2d")
+    _check_conv_args(x, weight, bias)
+    num_outputs, num_inputs, kh, kw = weight.shape
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    # (batch, in_channels, out_h, out_w, kh, kw): every window, no copy
+    windows = _windows(x, (kh, kw), stride, padding, 0.0, "conv2d")
+    batch, _, out_h, out_w = windows.shape[:4]
+    # im2col: one row per (channel, kernel pixel), one column per position
+    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(
+        batch, num_inputs * kh * kw, out_h * out_w)
+    # (out_channels, in * kh * kw) @ (batch, in * kh * kw, out_h * out_w)
+    out = weight.reshape(num_outputs, -1) @ cols
+    if bias is not None:
+        out = out + bias.reshape(-1, 1)      # one bias per output channel
+    return out.reshape(batch, num_outputs, out_h, out_w)
+
+
+def _check_conv_args(x, weight, bias):
     if weight.dim() != 4:
         raise ValueError("conv2d expects weight of shape (out_channels, in_channels, kernel_h, "
                          f"kernel_w); got {tuple(weight.shape)}")
-    num_outputs, num_inputs, kh, kw = weight.shape
+    num_outputs, num_inputs = weight.shape[:2]
     if x.shape[1] != num_inputs:
         raise ValueError(f"conv2d: weight of shape {tuple(weight.shape)} expects {num_inputs} "
                          f"input channel(s), but x of shape {tuple(x.shape)} has {x.shape[1]}")
     if bias is not None and tuple(bias.shape) != (num_outputs,):
         raise ValueError(f"conv2d expects bias of shape ({num_outputs},); "
                          f"got {tuple(bias.shape)}")
-    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    windows = _windows(x, (kh, kw), stride, padding, 0.0, "conv2d")
-    batch, _, out_h, out_w = windows.shape[:4]
-    # im2col: per image, one row per (channel, kernel pixel), one column per output position
-    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(batch, num_inputs * kh * kw, out_h * out_w)
-    out = weight.reshape(num_outputs, -1) @ cols      # (batch, out_channels, out_h * out_w)
-    if bias is not None:
-        out = out + bias.reshape(-1, 1)               # one bias per output channel
-    return out.reshape(batch, num_outputs, out_h, out_w)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -99,11 +112,17 @@ def _pool_args(kernel_size, stride, padding, fn):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max over each window (stride defaults to the kernel size); same result as F.max_pool2d."""
+    """Max over each window (stride defaults to the kernel size).
+
+    Same result as F.max_pool2d; padding counts as -inf, never the max.
+    """
     _check_4d(x, "max_pool2d")
-    kernel, stride, padding = _pool_args(kernel_size, stride, padding, "max_pool2d")
-    windows = _windows(x, kernel, stride, padding, float("-inf"), "max_pool2d")
-    return windows.flatten(-2).amax(dim=-1)           # (batch, channels, out_h, out_w)
+    kernel, stride, padding = _pool_args(kernel_size, stride, padding,
+                                         "max_pool2d")
+    # (batch, channels, out_h, out_w, kh, kw)
+    windows = _windows(x, kernel, stride, padding, float("-inf"),
+                       "max_pool2d")
+    return windows.flatten(-2).amax(dim=-1)  # (batch, channels, out_h, out_w)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -420,3 +439,99 @@ def draw_cnn(model, input_shape=(1, 1, 28, 28), ax=None):
     ax.set_title(f"{type(model).__name__}: each tensor's shape (channels×height×width, "
                  f"or features)", fontsize=10)
     return ax.figure
+
+
+# ----------------------------------------------------------------------------- diagrams
+def draw_sliding_kernel(image, kernel, positions=((0, 0), (0, 1), (2, 3))):
+    """A kernel sliding over a small image: one panel per (row, col) position.
+
+    Each panel shows the image (its numbers), the kernel's window on it, and
+    the output grid with the one value that window produces.
+    """
+    image, kernel = torch.as_tensor(image).float(), torch.as_tensor(kernel).float()
+    out = conv2d(image[None, None], kernel[None, None])[0, 0]        # (out_h, out_w)
+    kh, kw = kernel.shape
+    height, width = image.shape
+    gap = 1.5                                          # between image and output
+    fig, axes = plt.subplots(1, len(positions), figsize=(7.2, 2.4))
+    for ax, (i, j) in zip(axes, positions):
+        for r in range(height):                        # the image, cell by cell
+            for c in range(width):
+                inside = i <= r < i + kh and j <= c < j + kw
+                ax.add_patch(Rectangle((c, -r - 1), 1, 1, lw=0.5, edgecolor="gray",
+                                       facecolor="#fdd49e" if inside else "white"))
+                ax.text(c + 0.5, -r - 0.5, f"{image[r, c]:g}", ha="center",
+                        va="center", fontsize=9)
+        ax.add_patch(Rectangle((j, -i - kh), kw, kh, fill=False, lw=2, edgecolor="#d7301f"))
+        left = width + gap                             # the output grid
+        for r in range(out.shape[0]):
+            for c in range(out.shape[1]):
+                here = (r, c) == (i, j)
+                done = (r, c) < (i, j)
+                ax.add_patch(Rectangle((left + c, -r - 1), 1, 1, lw=0.5, edgecolor="gray",
+                                       facecolor="#fc8d59" if here else "white"))
+                if here or done:
+                    ax.text(left + c + 0.5, -r - 0.5, f"{out[r, c]:g}", ha="center",
+                            va="center", fontsize=9)
+        ax.add_patch(FancyArrowPatch((j + kw, -i - kh / 2), (left - 0.1, -i - 0.5),
+                                     arrowstyle="->", mutation_scale=12, color="#d7301f",
+                                     connectionstyle="arc3,rad=-0.25"))
+        ax.set_title(f"window at row {i}, column {j}", fontsize=9)
+        ax.set_xlim(-0.2, left + out.shape[1] + 0.2)
+        ax.set_ylim(-height - 0.2, 0.9)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def draw_inception(block=None, ax=None):
+    """The Inception block: four parallel branches, concatenated along channels.
+
+    With `block` (an `Inception`), each box shows its layer's output channels.
+    """
+    def channels(branch, index):
+        if block is None:
+            return ""
+        layer = getattr(block, branch)[index]
+        return f"\n{layer.out_channels} ch" if isinstance(layer, nn.Conv2d) else ""
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.2, 3.6))
+    branches = [                       # (name in the module, boxes bottom to top)
+        ("branch1", ["1×1 conv"]),
+        ("branch2", ["1×1 conv", "3×3 conv"]),
+        ("branch3", ["1×1 conv", "5×5 conv"]),
+        ("branch4", ["3×3 max pool", "1×1 conv"]),
+    ]
+    colors = {"1×1": "#c6dbef", "3×3": "#fdd0a2", "5×5": "#fdae6b", "max": "#d9d9d9"}
+    box_w, box_h = 1.6, 0.7
+
+    def box(x, y, text, color):
+        ax.add_patch(Rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                               facecolor=color, edgecolor="black", lw=0.8))
+        ax.text(x, y, text, ha="center", va="center", fontsize=9)
+
+    def arrow(start, end):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="->", mutation_scale=10,
+                                     lw=0.8, color="black"))
+
+    xs = [1.0, 3.0, 5.0, 7.0]
+    box(4.0, 0.0, "input\n(c, h, w)" if block is None
+        else f"input\n{block.branch1[0].in_channels} ch", "white")
+    box(4.0, 4.0, "concatenate\nalong channels" if block is None
+        else f"concatenate\n{block.out_channels} ch", "#c7e9c0")
+    for x, (name, layers) in zip(xs, branches):
+        ys = [1.5, 2.6][:len(layers)] if len(layers) == 2 else [2.05]
+        arrow((4.0, box_h / 2), (x, ys[0] - box_h / 2))
+        for k, (y, label) in enumerate(zip(ys, layers)):
+            conv_index = 2 * k if name != "branch4" else (0 if k == 0 else 1)
+            text = label + (channels(name, conv_index) if "conv" in label else "")
+            box(x, y, text, colors[label.split()[0] if "pool" not in label else "max"])
+            if k:
+                arrow((x, ys[k - 1] + box_h / 2), (x, y - box_h / 2))
+        arrow((x, ys[-1] + box_h / 2), (4.0, 4.0 - box_h / 2))
+    ax.set_xlim(-0.1, 8.1)
+    ax.set_ylim(-0.5, 4.5)
+    ax.axis("off")
+    return ax
