@@ -56,72 +56,84 @@ def make_shortcut(in_channels, out_channels, stride=1, shortcut="B"):
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with BN; ReLU after adding the shortcut: relu(F(x) + shortcut(x))."""
+    """Two 3x3 convs with BN; ReLU after the addition: relu(F(x) + x)."""
 
     expansion = 1
 
     def __init__(self, in_channels, channels, stride=1, shortcut="B"):
         super().__init__()
         out_channels = channels * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3,
+                               stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3,
+                               padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
+        self.downsample = make_shortcut(in_channels, out_channels, stride,
+                                        shortcut)
 
-    def forward(self, x):                                  # (batch, in_channels, height, width)
-        out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height/stride, width/stride)
-        out = self.bn2(self.conv2(out))                    # same shape: this is F(x)
+    def forward(self, x):                # (batch, in_channels, h, w)
+        out = self.relu(self.bn1(self.conv1(x)))  # (batch, channels, h/s, w/s)
+        out = self.bn2(self.conv2(out))  # same shape: this is F(x)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)                   # the addition, then ReLU
+        return self.relu(out + identity)  # the addition, then ReLU
 
 
 class Bottleneck(nn.Module):
-    """1x1 conv reduces channels, 3x3 conv (carries the stride), 1x1 conv restores 4x channels; then add and ReLU."""
+    """1x1 conv reduces, 3x3 conv (carries the stride), 1x1 conv restores
+    4x the channels; then add the shortcut and ReLU."""
 
     expansion = 4
 
     def __init__(self, in_channels, channels, stride=1, shortcut="B"):
         super().__init__()
         out_channels = channels * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1, bias=False)        # reduce
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1,
+                               bias=False)                    # reduce
         self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3,
+                               stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.conv3 = nn.Conv2d(channels, out_channels, kernel_size=1, bias=False)       # restore (x4)
+        self.conv3 = nn.Conv2d(channels, out_channels, kernel_size=1,
+                               bias=False)                    # restore, x4
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU()
-        self.downsample = make_shortcut(in_channels, out_channels, stride, shortcut)
+        self.downsample = make_shortcut(in_channels, out_channels, stride,
+                                        shortcut)
 
-    def forward(self, x):                                  # (batch, in_channels, height, width)
-        out = self.relu(self.bn1(self.conv1(x)))           # (batch, channels, height, width)
-        out = self.relu(self.bn2(self.conv2(out)))         # (batch, channels, height/stride, width/stride)
-        out = self.bn3(self.conv3(out))                    # (batch, 4 * channels, height/stride, width/stride)
+    def forward(self, x):                # (batch, in_channels, h, w)
+        out = self.relu(self.bn1(self.conv1(x)))    # (batch, channels, h, w)
+        out = self.relu(self.bn2(self.conv2(out)))  # (.., h/s, w/s)
+        out = self.bn3(self.conv3(out))  # (batch, 4 * channels, h/s, w/s)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
 
 class PreActBlock(nn.Module):
-    """Pre-activation residual unit (He et al. 2016): x + conv(relu(bn(conv(relu(bn(x)))))); nothing after the addition."""
+    """Pre-activation unit (He et al. 2016): BN and ReLU before each conv,
+    x + conv(relu(bn(conv(relu(bn(x)))))), nothing after the addition."""
 
     def __init__(self, in_channels, channels, stride=1):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3,
+                               stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3,
+                               padding=1, bias=False)
         self.relu = nn.ReLU()
         self.downsample = None
         if stride != 1 or in_channels != channels:
-            self.downsample = nn.Conv2d(in_channels, channels, kernel_size=1, stride=stride, bias=False)
+            self.downsample = nn.Conv2d(in_channels, channels, kernel_size=1,
+                                        stride=stride, bias=False)
 
-    def forward(self, x):                                  # (batch, in_channels, height, width)
-        h = self.relu(self.bn1(x))                         # pre-activation
+    def forward(self, x):                # (batch, in_channels, h, w)
+        h = self.relu(self.bn1(x))       # pre-activation
         identity = x if self.downsample is None else self.downsample(h)
-        out = self.conv1(h)                                # (batch, channels, height/stride, width/stride)
+        out = self.conv1(h)              # (batch, channels, h/s, w/s)
         out = self.conv2(self.relu(self.bn2(out)))
-        return out + identity                              # the identity path stays untouched
+        return out + identity            # the identity path stays untouched
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -279,3 +291,59 @@ def depth_mlp(depth, residual=True, *, num_inputs=784, num_hiddens=64, num_outpu
     """A plain (residual=False) or residual MLP of `depth` blocks; the widget's `build` function."""
     return DepthMLP(depth, residual=residual, num_inputs=num_inputs,
                     num_hiddens=num_hiddens, num_outputs=num_outputs)
+
+
+# ---- diagrams: a block and its shortcut, drawn with matplotlib patches --------------------------
+
+def draw_block(ax, layers, title, shortcut="identity: x"):
+    """Draw one residual block bottom to top on `ax`: the input x, a box per
+    layer of F, the shortcut around them to the addition, ReLU, output."""
+    from matplotlib.patches import Circle, FancyBboxPatch
+    ink, branch, short = "#333333", "#cfe2f3", "#e07b00"
+    top = len(layers) + 1                           # y of the addition
+
+    def arrow(start, end, color=ink):
+        ax.annotate("", xy=end, xytext=start,
+                    arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4,
+                                    shrinkA=0, shrinkB=0))
+
+    ax.text(0, -0.05, "x", ha="center", va="center", fontsize=12)
+    arrow((0, 0.15), (0, 0.7))
+    for i, text in enumerate(layers, start=1):
+        ax.add_patch(FancyBboxPatch((-1.1, i - 0.3), 2.2, 0.6,
+                                    boxstyle="round,pad=0.04",
+                                    facecolor=branch, edgecolor=ink))
+        ax.text(0, i, text, ha="center", va="center", fontsize=9)
+        arrow((0, i + 0.34), (0, i + 0.7 if i < len(layers) else top - 0.22))
+    ax.add_patch(Circle((0, top), 0.2, facecolor="white", edgecolor=ink,
+                        lw=1.4))
+    ax.text(0, top, "+", ha="center", va="center", fontsize=13)
+    # the shortcut: from the input, around the branch, into the addition
+    ax.plot([0, 1.7, 1.7], [0.4, 0.4, top], color=short, lw=2.2)
+    arrow((1.7, top), (0.22, top), color=short)
+    ax.text(1.8, (top + 0.4) / 2, shortcut, rotation=90, ha="left",
+            va="center", fontsize=9, color=short)
+    ax.text(-1.25, (1 + len(layers)) / 2, "F(x)", rotation=90, ha="right",
+            va="center", fontsize=10, color="#1f4e79")
+    arrow((0, top + 0.22), (0, top + 0.7))
+    ax.text(0, top + 0.95, "ReLU(F(x) + x)", ha="center", va="center",
+            fontsize=10)
+    ax.set_xlim(-2.0, 2.6)
+    ax.set_ylim(-0.4, 5.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+
+
+def draw_blocks():
+    """The basic block (64 channels) beside the bottleneck (256 channels)."""
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 4.4))
+    draw_block(left, ["3×3 conv 64→64\nBN, ReLU", "3×3 conv 64→64\nBN"],
+               "basic block (ResNet-18/34)")
+    draw_block(right, ["1×1 conv 256→64\nBN, ReLU",
+                       "3×3 conv 64→64\nBN, ReLU",
+                       "1×1 conv 64→256\nBN"],
+               "bottleneck block (ResNet-50+)")
+    fig.tight_layout()
+    return fig
