@@ -3,7 +3,8 @@ reader would see go wrong.
 
 For each page: a JavaScript error or console error, a request that failed or that left this
 machine (the book must work offline), a widget that did not render, a MathJax error, a broken
-image, or a traceback in a cell not tagged `raises-exception`. Every precomputed explorer
+image, a code or output block wider than the text column, or a traceback in a cell not tagged
+`raises-exception`. Every precomputed explorer
 (`companion.explorer`, class `book-explorer`) gets one control moved, and what it shows must
 change; every frozen control (a widget that needs a kernel) must be disabled and explained.
 Prints one line per page; exits 1 if any page failed. Saves a screenshot of the first page as
@@ -57,6 +58,8 @@ INSPECT = """() => {
     frozen: frozen.length,
     frozenWithoutNote: frozen.filter(el => !el.querySelector('.book-frozen-note')).length,
     liveControls: live.length,
+    overflowing: [...document.querySelectorAll('.cell_input pre, .cell_output pre')].filter(
+        pre => pre.scrollWidth > pre.clientWidth + 2).length,
   };
 }"""
 
@@ -129,6 +132,8 @@ def check_page(context, base, path):
         problems.append(f"{seen['mathErrors']} MathJax errors")
     if seen["liveControls"]:
         problems.append(f"{seen['liveControls']} controls look live but need a kernel")
+    if seen["overflowing"]:
+        problems.append(f"{seen['overflowing']} code or output blocks run past the column")
     if seen["frozenWithoutNote"]:
         problems.append(f"{seen['frozenWithoutNote']} frozen widgets without a note")
     moved = 0
