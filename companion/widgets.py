@@ -89,8 +89,10 @@ class Playground:
         self.out = widgets.Output()
         self.extra = widgets.Output()
         self.widget = widgets.VBox([
+            # controls beside the layer table, the table below them when the page is narrow
             widgets.HBox([widgets.VBox(list(self.controls.values())),
-                          widgets.VBox([self.info])]),
+                          widgets.VBox([self.info], layout=widgets.Layout(max_width="100%"))],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.train_button, self.status]),
             self.out, self.extra])
         self._on_change()
