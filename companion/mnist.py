@@ -19,11 +19,12 @@ from .training import fit
 
 
 def seed_cnn():
-    """The source article's Keras CNN in PyTorch: (N, 1, 28, 28) images -> (N, 10) logits.
+    """The source article's Keras CNN in PyTorch: (N, 1, 28, 28) -> (N, 10).
 
-    Conv2D(32, 3x3, ReLU) -> MaxPool(2) -> Conv2D(64, 3x3, ReLU) -> MaxPool(2) -> Flatten
-    -> Dense(128, ReLU) -> Dropout(0.5) -> Dense(10). Keras' final softmax is left out:
-    `nn.CrossEntropyLoss` applies log-softmax itself. 225,034 parameters.
+    Conv2D(32, 3x3, ReLU) -> MaxPool(2) -> Conv2D(64, 3x3, ReLU)
+    -> MaxPool(2) -> Flatten -> Dense(128, ReLU) -> Dropout(0.5)
+    -> Dense(10). Keras' final softmax is left out: `nn.CrossEntropyLoss`
+    applies log-softmax itself. 225,034 parameters.
     """
     return nn.Sequential(                             # (N, 1, 28, 28)
         nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(),   # (N, 32, 26, 26)
@@ -52,22 +53,24 @@ class PrepareDigits(nn.Module):
                              f"max_shift={max_shift} pixels on each side; got size={size}")
         self.size, self.max_shift = size, max_shift
 
-    def forward(self, X):                                     # (N, 1, 28, 28)
+    def forward(self, X):                             # (N, 1, 28, 28)
         if X.dim() != 4 or X.shape[1:] != (1, 28, 28):
-            raise ValueError(f"PrepareDigits expects images of shape (N, 1, 28, 28); "
-                             f"got {tuple(X.shape)}")
-        X = (X - MNIST_MEAN) / MNIST_STD
-        margin = (28 - self.size) // 2
-        if self.training and self.max_shift > 0:
-            n, steps = len(X), torch.arange(self.size, device=X.device)
-            shift = torch.randint(-self.max_shift, self.max_shift + 1, (2, n, 1), device=X.device)
-            rows = (margin + shift[0] + steps)[:, :, None]    # (N, size, 1)
-            cols = (margin + shift[1] + steps)[:, None, :]    # (N, 1, size)
+            raise ValueError(f"PrepareDigits expects images of shape "
+                             f"(N, 1, 28, 28); got {tuple(X.shape)}")
+        X = (X - MNIST_MEAN) / MNIST_STD              # training mean, std
+        margin, size = (28 - self.size) // 2, self.size
+        if self.training and self.max_shift > 0:      # random crop window
+            n = len(X)
+            steps = torch.arange(size, device=X.device)
+            m = self.max_shift
+            shift = torch.randint(-m, m + 1, (2, n, 1), device=X.device)
+            rows = (margin + shift[0] + steps)[:, :, None]   # (N, size, 1)
+            cols = (margin + shift[1] + steps)[:, None, :]   # (N, 1, size)
             batch = torch.arange(n, device=X.device)[:, None, None]
-            X = X[:, 0][batch, rows, cols].unsqueeze(1)       # (N, 1, size, size)
-        else:
-            X = X[:, :, margin:margin + self.size, margin:margin + self.size]
-        return F.pixel_unshuffle(X, 2)                        # (N, 4, size/2, size/2)
+            X = X[:, 0][batch, rows, cols].unsqueeze(1)  # (N, 1, size, size)
+        else:                                         # the centred crop
+            X = X[:, :, margin:margin + size, margin:margin + size]
+        return F.pixel_unshuffle(X, 2)                # (N, 4, size/2, size/2)
 
     def extra_repr(self):
         return f"size={self.size}, max_shift={self.max_shift}"
