@@ -38,3 +38,16 @@ def test_results_render_as_text_and_html():
     result = check.leaky_relu(lambda x, a: torch.relu(x))
     assert repr(result).startswith("✗ leaky_relu: not yet right. Hint:")
     assert "color:#b00020" in result._repr_html_()
+
+
+def test_tanh_from_sigmoid():
+    good = check.tanh_from_sigmoid(lambda x: 2 * torch.sigmoid(2 * x) - 1)
+    assert good.passed
+    assert torch.tanh(torch.tensor(0.5)) > 0          # restored after the check
+    unscaled = check.tanh_from_sigmoid(lambda x: torch.sigmoid(2 * x))
+    assert "(0, 1)" in unscaled.message
+    unstretched = check.tanh_from_sigmoid(lambda x: 2 * torch.sigmoid(x) - 1)
+    assert "stretch the input" in unstretched.message
+    cheat = check.tanh_from_sigmoid(lambda x: torch.tanh(x))
+    assert cheat.status == check.FAILED and "switched off" in cheat.message
+    assert check.tanh_from_sigmoid(stub).status == check.TODO

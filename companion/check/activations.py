@@ -3,7 +3,7 @@ import torch
 
 from . import Hint, close, expect_tensor, run
 
-__all__ = ["sigmoid_derivative", "leaky_relu"]
+__all__ = ["sigmoid_derivative", "leaky_relu", "tanh_from_sigmoid"]
 
 
 def sigmoid_derivative(answer):
@@ -43,3 +43,31 @@ def leaky_relu(answer):
                            "torch.nn.functional.leaky_relu; check both sides of 0.")
         return "equal to F.leaky_relu for slopes 0.01 and 0.2 on a (3, 5, 7) tensor."
     return run("leaky_relu", answer, check)
+
+
+def tanh_from_sigmoid(answer):
+    """Exercise: tanh from torch.sigmoid alone (tanh = 2σ(2x) − 1)."""
+    def check(fn):
+        x = torch.linspace(-8, 8, 1601, dtype=torch.float64)         # (1601,)
+        original = torch.tanh
+        torch.tanh = None                        # the exercise: no torch.tanh
+        try:
+            got = fn(x)
+        except TypeError as error:
+            raise Hint("build it from torch.sigmoid; torch.tanh is switched off "
+                       "while the check runs.") from error
+        finally:
+            torch.tanh = original
+        expect_tensor(got, x.shape, "my_tanh(x)")
+        s = torch.sigmoid
+        if close(got, s(2 * x)):
+            raise Hint("the shape is right but the values lie in (0, 1): stretch the "
+                       "output to (−1, 1).")
+        if close(got, 2 * s(x) - 1):
+            raise Hint("the output range is right, but tanh is steeper: stretch the input "
+                       "too.")
+        if not close(got, original(x)):
+            raise Hint("compare my_tanh(x) with torch.tanh(x) at x = 0 and x = 1: "
+                       "which one is off?")
+        return "equal to torch.tanh on 1,601 points in [−8, 8], from the sigmoid alone."
+    return run("tanh_from_sigmoid", answer, check)
