@@ -1,12 +1,29 @@
 """Each exercise check accepts the reference answer, reports a stub as not done, and rejects
 typical wrong answers with the right hint (never the answer)."""
+import importlib
+import pkgutil
+
+import pytest
 import torch
 
 from companion import check
 
+CHAPTER_CHECKS = sorted(
+    name for info in pkgutil.iter_modules(check.__path__)
+    for name in importlib.import_module(f"companion.check.{info.name}").__all__)
+
 
 def stub(*args):
     raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", CHAPTER_CHECKS)
+def test_every_check_reports_a_stub_as_not_done_yet(name):
+    """Every chapter's check: None, `...` and code that raises NotImplementedError (a function
+    or a class whose constructor does) are 'not done yet', never an error."""
+    for answer in (None, ..., stub):
+        result = getattr(check, name)(answer)
+        assert result.status == check.TODO and "not done yet" in repr(result), result
 
 
 def test_a_stub_is_not_done_yet_and_does_not_raise():
