@@ -158,7 +158,7 @@ class LiveCurves:
 
     Redraws at most every `min_interval` seconds within an epoch (and no more often than every
     50 redraw-times, so drawing stays about 2 % of the time) and at every epoch end, except when
-    epochs are shorter than `min_epoch_gap` seconds or 10 redraw-times; the final frame is always
+    epochs are shorter than `min_epoch_gap` seconds or 6 redraw-times; the final frame is always
     drawn. `out`: an ipywidgets.Output to draw into. `mode`: "notebook", "text" (one line per
     epoch), "render" (draw PNGs without showing them: benchmarks and tests) or "off"; by default
     "notebook" in a kernel, else "text".
@@ -166,7 +166,7 @@ class LiveCurves:
 
     min_epoch_gap = 0.25            # seconds
     interval_per_draw_cost = 50     # mid-epoch redraws at most every 50 redraw-times
-    epoch_gap_per_draw_cost = 10    # epoch-end redraws at most every 10 redraw-times
+    epoch_gap_per_draw_cost = 6     # epoch-end redraws at most every 6 redraw-times
 
     def __init__(self, num_epochs, *, title=None, out=None, min_interval=1.5, mode=None):
         self.num_epochs, self.title, self.out = num_epochs, title, out
