@@ -63,6 +63,18 @@ INSPECT = """() => {
   };
 }"""
 
+# What counts as a problem, by the key INSPECT reports it under.
+PROBLEMS = {
+    "widgetErrors": lambda s: f"{s['widgetErrors']} 'Error displaying widget'",
+    "emptyViews": lambda s: f"{s['emptyViews']} of {s['views']} widget views did not render",
+    "brokenImages": lambda s: f"broken images: {s['brokenImages']}",
+    "tracebacks": lambda s: f"{s['tracebacks']} cells show a traceback without raises-exception",
+    "mathErrors": lambda s: f"{s['mathErrors']} MathJax errors",
+    "liveControls": lambda s: f"{s['liveControls']} controls look live but need a kernel",
+    "overflowing": lambda s: f"{s['overflowing']} code or output blocks run past the column",
+    "frozenWithoutNote": lambda s: f"{s['frozenWithoutNote']} frozen widgets without a note",
+}
+
 # The explorer's first result that is visible now (an image's bytes or an HTML widget's text).
 SHOWN = """(explorer) => {
   const visible = [...explorer.querySelectorAll('img, .widget-html-content')].filter(
@@ -120,22 +132,7 @@ def check_page(context, base, path):
     page.goto(f"{base}/{path}", wait_until="load")
     page.wait_for_timeout(1500)                      # widgets and MathJax render after load
     seen = page.evaluate(INSPECT)
-    if seen["widgetErrors"]:
-        problems.append(f"{seen['widgetErrors']} 'Error displaying widget'")
-    if seen["emptyViews"]:
-        problems.append(f"{seen['emptyViews']} of {seen['views']} widget views did not render")
-    if seen["brokenImages"]:
-        problems.append(f"broken images: {seen['brokenImages']}")
-    if seen["tracebacks"]:
-        problems.append(f"{seen['tracebacks']} cells show a traceback without raises-exception")
-    if seen["mathErrors"]:
-        problems.append(f"{seen['mathErrors']} MathJax errors")
-    if seen["liveControls"]:
-        problems.append(f"{seen['liveControls']} controls look live but need a kernel")
-    if seen["overflowing"]:
-        problems.append(f"{seen['overflowing']} code or output blocks run past the column")
-    if seen["frozenWithoutNote"]:
-        problems.append(f"{seen['frozenWithoutNote']} frozen widgets without a note")
+    problems += [message(seen) for key, message in PROBLEMS.items() if seen[key]]
     moved = 0
     for explorer in page.query_selector_all(".book-explorer"):
         if move_explorer(page, explorer):
