@@ -5,8 +5,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from companion.data import make_spirals
-from companion.training import History, evaluate, fit
+from companion.data import make_spirals, split
+from companion.training import (BatchRecord, History, classify_step, evaluate, fit,
+                                next_token_step, seq2seq_step)
 
 
 def spirals(n=600, seed=0):
@@ -168,9 +169,6 @@ def test_without_accuracy_the_second_panel_is_perplexity_and_a_single_test_point
 
 
 # -- sequences, steps, validation, callbacks ------------------------------------------------
-from companion.data import split  # noqa: E402
-from companion.training import (BatchRecord, classify_step, next_token_step,  # noqa: E402
-                                seq2seq_step)
 
 
 class TinyLM(nn.Module):
