@@ -8,7 +8,7 @@
 - `SPEEDRUNS` and `speedrun(train, test, target)`: the book's fixed recipes for 99.0 % and
   99.5 % test accuracy, shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
 
-Used in: book/07_mnist.ipynb.
+Used in: book/08_mnist.ipynb.
 """
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""Checks for the exercises of "MNIST end to end" (book/07_mnist.ipynb).
+"""Checks for the exercises of "MNIST end to end" (book/08_mnist.ipynb).
 
 - `confusion_matrix(fn)`: fn(y_true, y_pred, num_classes) -> a
   (num_classes, num_classes) tensor of counts, row = true class,
