@@ -107,6 +107,27 @@ class CurvesPlot:
         return self.fig
 
 
+def show_in(out, *objects):
+    """Make `objects` (an IPython Image, HTML, ...) the whole content of the ipywidgets.Output
+    `out`: one state update sent by the kernel (`out.outputs = ...`), the same in ipywidgets 7
+    and 8.
+
+    Not `with out: clear_output(wait=True); display(...)`: that routes each display through
+    the frontend, and a headless one (nbclient, which nbmake and Jupyter Book use) answers every
+    display it captures with a comm message on the shell channel while it waits there for the
+    cell's reply. jupyter_client sends it through a blocking shadow of the asyncio socket, which
+    can swallow the wake-up of a reply arriving at that moment: the reply then sits unread
+    until the cell's timeout (nbclient issue 312; measured in scripts/stress_execute.py).
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    outputs = []
+    for obj in objects:
+        data, metadata = InteractiveShell.instance().display_formatter.format(obj)
+        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    out.outputs = tuple(outputs)
+
+
 def draw_curves(fig, history, title=None):
     """Draw a History's curves on an empty matplotlib Figure."""
     return CurvesPlot(fig, second_metric(history)).update(history, title=title)
@@ -161,15 +182,17 @@ class LiveCurves:
     epochs are shorter than `min_epoch_gap` seconds or 6 redraw-times; the final frame is always
     drawn. `out`: an ipywidgets.Output to draw into. `mode`: "notebook", "text" (one line per
     epoch), "render" (draw PNGs without showing them: benchmarks and tests) or "off"; by default
-    "notebook" in a kernel, else "text".
+    "notebook" in a kernel, else "text". `clock`: seconds as a float (tests pass their own).
     """
 
     min_epoch_gap = 0.25            # seconds
     interval_per_draw_cost = 50     # mid-epoch redraws at most every 50 redraw-times
     epoch_gap_per_draw_cost = 6     # epoch-end redraws at most every 6 redraw-times
 
-    def __init__(self, num_epochs, *, title=None, out=None, min_interval=1.5, mode=None):
+    def __init__(self, num_epochs, *, title=None, out=None, min_interval=1.5, mode=None,
+                 clock=time.perf_counter):
         self.num_epochs, self.title, self.out = num_epochs, title, out
+        self.clock = clock
         self.min_interval = min_interval
         self.mode = mode or ("notebook" if in_notebook() else "text")
         if self.mode not in ("notebook", "text", "render", "off"):
@@ -181,7 +204,7 @@ class LiveCurves:
         self._plot = None
         self._image_handle = self._text_handle = None
         self._partial = ([], [], [])
-        self._last_draw = self._last_text = time.perf_counter()
+        self._last_draw = self._last_text = self.clock()
 
     def __repr__(self):
         return (f"LiveCurves(num_epochs={self.num_epochs}, mode='{self.mode}', "
@@ -192,7 +215,7 @@ class LiveCurves:
         """After every batch; cheap unless a redraw is due."""
         if not self._drawing:
             return
-        now = time.perf_counter()
+        now = self.clock()
         status = f"epoch {record.epoch + 1}/{self.num_epochs} · batch {record.batch}/{record.num_batches}"
         if now - self._last_text > 0.5 and self.out is None and self.mode == "notebook":
             self._show_text(status)
@@ -209,7 +232,7 @@ class LiveCurves:
         """After every epoch (and its evaluation)."""
         if self.mode == "text":
             print(epoch_line(history, self.num_epochs), flush=True)
-        elif self._drawing and (time.perf_counter() - self._last_draw
+        elif self._drawing and (self.clock() - self._last_draw
                                 >= max(self.min_epoch_gap,
                                        self.epoch_gap_per_draw_cost * self._draw_cost())):
             # every epoch end, unless epochs are so short that drawing would dominate
@@ -238,7 +261,7 @@ class LiveCurves:
             self._text_handle.update(content)
 
     def _draw(self, history, status, keep_partial=True):
-        start = time.perf_counter()
+        start = self.clock()
         if self._plot is None:   # made at the first draw, when we know what the run reports
             partial_acc = any(a is not None for a in self._partial[2])
             fig = Figure(figsize=FIGSIZE, dpi=LIVE_DPI)
@@ -250,13 +273,11 @@ class LiveCurves:
         if self.mode == "notebook":
             image = Image(self.last_png, width=round(FIGSIZE[0] * 100))
             if self.out is not None:
-                with self.out:
-                    self.out.clear_output(wait=True)
-                    display(image)
+                show_in(self.out, image)
             elif self._image_handle is None:
                 self._image_handle = display(image, display_id=True)
             else:
                 self._image_handle.update(image)
-        self._last_draw = time.perf_counter()
+        self._last_draw = self.clock()
         self.draws += 1
         self.draw_seconds += self._last_draw - start

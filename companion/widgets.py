@@ -14,12 +14,14 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image, display
 
-from .curves import LiveCurves, result_sentence
+from .curves import LiveCurves, result_sentence, show_in
 from .summary import collapse, count_params, summary
 from .training import fit
 
 # Controls named after a parameter of `fit` (lr, epochs, momentum, clip_grad, ...) go to fit.
 FIT_SETTINGS = frozenset(inspect.signature(fit).parameters) - {"model", "train", "test"}
+# What the playground passes to fit itself: a control or fit_kwargs entry may not set these.
+OWN_FIT_ARGUMENTS = frozenset({"seed", "title", "live", "out"})
 
 
 def _png(fig, dpi=150):
@@ -50,7 +52,10 @@ class Playground:
     changes the task, such as a sequence length); all others go to `build` (which also gets a
     data control it names). The layer table runs one zero batch of `input_shape`, or
     `input_example` (a tensor, or a tuple of tensors for `model(*example)`).
-    `fit_kwargs` are fixed `fit` arguments (a `step`, `val`, ...).
+    `fit_kwargs` are fixed `fit` arguments (a `step`, `val`, ...); neither they nor a control
+    may be named `seed`, `title`, `live` or `out`, which the playground passes to fit itself.
+    A change of a control that goes only to `fit` (lr, epochs, ...) keeps the model and its
+    layer table as they are.
     `after_train(model, history, settings)` may return a matplotlib Figure to show below the
     curves. With `autorun`, displaying the playground trains once with the default settings;
     `initial=(model, history)` shows a run the chapter already made with those settings instead.
@@ -63,6 +68,15 @@ class Playground:
             raise ValueError("Playground needs at least one control")
         if (train is None) == (data is None):
             raise ValueError("Playground needs either train data or a data(**settings) function")
+        for where, names in (("control", controls), ("fit_kwargs entry", fit_kwargs or {})):
+            taken = sorted(OWN_FIT_ARGUMENTS.intersection(names))
+            if taken:
+                name = taken[0]
+                hint = f", or set Playground({name}=...)" if name in ("seed", "title") else ""
+                raise ValueError(
+                    f"Playground: the {where} {name!r} collides with a keyword the playground "
+                    f"passes to fit itself ({', '.join(sorted(OWN_FIT_ARGUMENTS))}); "
+                    f"rename it{hint}")
         self.data = data
         self.data_settings = set(inspect.signature(data).parameters) if data else set()
         build_params = inspect.signature(build).parameters
@@ -81,7 +95,8 @@ class Playground:
                 control.description = name
             if hasattr(control, "style") and hasattr(control.style, "description_width"):
                 control.style.description_width = "110px"  # room for "learning rate"
-            control.observe(self._on_change, names="value")
+            control.observe(lambda change, name=name: self._on_change(change, name),
+                            names="value")
         self.train_button = widgets.Button(description="Train", button_style="primary")
         self.train_button.on_click(lambda _button: self.train())
         self.status = widgets.HTML()
@@ -127,7 +142,16 @@ class Playground:
                           f"{html.escape(message)}</span>")
         return model, shapes
 
-    def _on_change(self, change=None):
+    def _changes_the_model(self, name):
+        """Does the control `name` reach `build` or `data` (not only `fit`)?"""
+        return name not in FIT_SETTINGS or name in self.data_settings
+
+    def _on_change(self, change=None, name=None):
+        if change is not None and not self._changes_the_model(name):
+            # lr, epochs, ...: the model and its layer table stay as they are
+            if not self.train_button.disabled:
+                self.status.value = "settings changed: press Train"
+            return
         model, text = self._make_model()
         self.info.value = text
         self.train_button.disabled = model is None
@@ -145,7 +169,7 @@ class Playground:
         kwargs.setdefault("epochs", 3)
         self.train_button.disabled = True
         self.status.value = "training…"
-        self.extra.clear_output()
+        show_in(self.extra)                 # empty
         try:
             if self.data is not None:       # the task depends on the settings: make it afresh
                 self.train_data, self.test_data = self.data(**data_settings)
@@ -167,8 +191,7 @@ class Playground:
         if self.after_train is not None:
             fig = self.after_train(model, history, self.settings())
             if fig is not None:
-                with self.extra:
-                    display(Image(_png(fig), width=round(fig.get_figwidth() * 100)))
+                show_in(self.extra, Image(_png(fig), width=round(fig.get_figwidth() * 100)))
                 plt.close(fig)
 
     def _ipython_display_(self):

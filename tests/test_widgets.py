@@ -3,11 +3,14 @@ import nbformat
 import pytest
 import torch
 from nbclient import NotebookClient
+from nbclient.output_widget import OutputWidget
 from torch import nn
 
+import companion.widgets
 from companion.data import make_spirals
-from companion.training import fit
+from companion.training import History, fit
 from companion.widgets import Playground
+
 
 def spirals(n=400):
     X, y = make_spirals(n, seed=0)
@@ -73,12 +76,18 @@ def test_playground_needs_controls():
         Playground(build, {}, *spirals())
 
 
-def test_in_a_kernel_the_playground_trains_once_and_saves_its_result():
-    """Executed headless (as the book build does), the saved widget state holds the curves."""
+@pytest.mark.slow
+def test_in_a_kernel_the_playground_trains_once_and_saves_its_result(monkeypatch):
+    """Executed headless (as the book build does), the saved widget state holds the curves,
+    and the client never has to answer a captured display on the shell channel (which can hide
+    a cell's reply until its timeout: see companion.curves.show_in)."""
+    answered = []
+    monkeypatch.setattr(OutputWidget, "sync_state", lambda self: answered.append(self.comm_id))
     source = '''
 import ipywidgets as widgets
 from torch import nn
 from companion.data import make_spirals
+import companion.widgets
 from companion.widgets import Playground
 import matplotlib.pyplot as plt
 X, y = make_spirals(300, seed=0)
@@ -94,6 +103,7 @@ Playground(build, {"width": widgets.IntSlider(value=8, min=1, max=32),
 '''
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    assert answered == []
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     outputs = [out for model in state.values() if model["model_name"] == "OutputModel"
                for out in model["state"]["outputs"]]
@@ -103,26 +113,78 @@ Playground(build, {"width": widgets.IntSlider(value=8, min=1, max=32),
     assert "42 parameters" in html and "Trained 2 epochs" in html
 
 
-def test_controls_named_after_fit_parameters_reach_fit():
+def finished_run(epochs=1):
+    """A History as fit returns it, for a spy that stands in for fit."""
+    history = History()
+    history.train_loss, history.train_acc = [0.5] * epochs, [0.75] * epochs
+    history.test_loss, history.test_acc, history.seconds = [0.6], [0.7], [0.1] * epochs
+    return history
+
+
+def test_controls_named_after_fit_parameters_reach_fit(monkeypatch):
     seen = {}
 
     def spy_build(width, momentum=None, clip_grad=None):
         seen["build"] = (momentum, clip_grad)
         return build(width)
 
+    def spy_fit(model, train, test, **kwargs):
+        seen["fit"] = (model, train, test, kwargs)
+        return finished_run(kwargs["epochs"])
+
+    monkeypatch.setattr(companion.widgets, "fit", spy_fit)
     train, test = spirals()
     controls = {"width": widgets.IntSlider(value=4, min=1, max=8),
                 "momentum": widgets.FloatSlider(value=0.5, min=0.0, max=0.99),
-                "clip_grad": widgets.FloatSlider(value=0.5, min=0.1, max=2.0),
-                "optimizer": widgets.Dropdown(options=["sgd", "adam"], value="sgd"),
-                "epochs": widgets.IntSlider(value=1, min=1, max=3)}
+                "clip_grad": widgets.FloatSlider(value=0.25, min=0.1, max=2.0),
+                "optimizer": widgets.Dropdown(options=["nesterov", "adam"],
+                                             value="nesterov"),
+                "epochs": widgets.IntSlider(value=2, min=1, max=3)}
     playground = Playground(spy_build, controls, train, test, input_shape=(1, 2),
+                            fit_kwargs={"batch_size": 32}, seed=7, title="spy",
                             autorun=False)
-    model_settings, fit_settings, _ = playground._split_settings()
-    assert model_settings == {"width": 4}
-    assert set(fit_settings) == {"momentum", "clip_grad", "optimizer", "epochs"}
     playground.train()
-    assert seen["build"] == (None, None) and playground.history.epochs == 1
+    model, fit_train, fit_test, kwargs = seen["fit"]
+    assert seen["build"] == (None, None)                 # fit settings never reach build
+    assert model[0].out_features == 4 and fit_train is train and fit_test is test
+    assert kwargs == {"momentum": 0.5, "clip_grad": 0.25, "optimizer": "nesterov",
+                      "epochs": 2, "batch_size": 32, "seed": 7, "title": "spy",
+                      "live": True, "out": playground.out}
+    assert playground.history.epochs == 2
+
+
+@pytest.mark.parametrize("where", ["controls", "fit_kwargs"])
+@pytest.mark.parametrize("name", ["seed", "title", "live", "out"])
+def test_a_control_named_like_the_playgrounds_own_fit_keywords_is_refused(where, name):
+    controls = {"width": widgets.IntSlider(value=4, min=1, max=8)}
+    extra = {"fit_kwargs": {name: 1}} if where == "fit_kwargs" else {}
+    if where == "controls":
+        controls[name] = widgets.IntSlider(value=1)
+    with pytest.raises(ValueError, match=f"'{name}' collides with a keyword the playground"):
+        Playground(build, controls, *spirals(), input_shape=(1, 2), autorun=False, **extra)
+
+
+def test_a_fit_setting_keeps_the_model_and_a_model_setting_rebuilds_it():
+    built = []
+
+    def counting_build(width, activation="relu"):
+        built.append(width)
+        return build(width, activation)
+
+    train, test = spirals()
+    playground = Playground(counting_build, {
+        "width": widgets.IntSlider(value=8, min=1, max=64),
+        "lr": widgets.FloatLogSlider(value=1e-2, base=10, min=-4, max=0),
+        "epochs": widgets.IntSlider(value=2, min=1, max=10)},
+        train, test, input_shape=(1, 2), autorun=False)
+    assert built == [8]
+    table = playground.info.value
+    playground.controls["lr"].value = 1e-3
+    playground.controls["epochs"].value = 5
+    assert built == [8] and playground.info.value == table    # no rebuild, no new trace
+    assert playground.status.value == "settings changed: press Train"
+    playground.controls["width"].value = 16
+    assert built == [8, 16] and "82 parameters" in playground.info.value
 
 
 def test_an_input_example_feeds_the_layer_table_of_a_sequence_model():
