@@ -1,4 +1,4 @@
-import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from torch import nn
 
 from companion.curves import LiveCurves, epoch_line
 from companion.data import make_spirals
-from companion.training import BatchRecord, History, fit
+from companion.training import History, fit
 
 PNG_MAGIC = b"\x89PNG"
 
@@ -21,9 +21,9 @@ def build(width):
 
 
 def record(calls):
-    """What fit hands to batch_end after `calls` batches of a never-ending epoch."""
-    sums = (torch.tensor(0.5 * calls), torch.tensor(calls), torch.tensor(calls // 2))
-    return BatchRecord(History(), 0, calls, 10**9, torch.tensor(0.5), sums, None, 1e-3)
+    """What LiveCurves reads of fit's BatchRecord after `calls` batches of a long epoch."""
+    return SimpleNamespace(history=History(), epoch=0, batch=calls, num_batches=10**9,
+                           mean_loss=0.5, mean_acc=0.5)
 
 
 def replay(curves, history):
@@ -45,33 +45,63 @@ def test_live_curves_draw_every_epoch_and_a_final_frame():
     assert curves.draws == 4 and curves.last_png.startswith(PNG_MAGIC)
 
 
+class Clock:
+    """A clock the test moves by hand: LiveCurves reads time only through it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 def test_very_short_epochs_skip_epoch_end_redraws_but_keep_the_final_frame():
     train, test = spirals()
     history = fit(build(8), train, test, epochs=20, live=False)
-    curves = LiveCurves(20, mode="render")
-    replay(curves, history)                                    # 20 epochs in a blink
-    assert 1 <= curves.draws < 10 and curves.last_png.startswith(PNG_MAGIC)
+    curves = LiveCurves(20, mode="render", clock=Clock())
+    replay(curves, history)                       # 20 epochs in no time at all
+    assert curves.draws == 1 and curves.last_png.startswith(PNG_MAGIC)
+
+
+def test_epoch_end_redraws_wait_for_the_gap():
+    train, test = spirals()
+    history = fit(build(8), train, test, epochs=6, live=False)
+    clock = Clock()
+    curves = LiveCurves(6, mode="render", clock=clock)
+    curves.epoch_gap_per_draw_cost = 0
+    for epoch in range(1, 7):                     # epochs of 0.15 s: a redraw every 0.3 s
+        clock.now = 0.15 * epoch + 0.001
+        partial = type(history)()
+        for key, values in history.as_dict().items():
+            getattr(partial, key).extend(values[:epoch])
+        curves.epoch_end(partial)
+    assert curves.draws == 3                      # after epochs 2, 4 and 6
 
 
 def test_mid_epoch_redraws_are_throttled_by_time():
-    curves = LiveCurves(1, mode="render", min_interval=0.2)
+    clock = Clock()
+    curves = LiveCurves(1, mode="render", min_interval=0.205, clock=clock)
     curves.interval_per_draw_cost = 0
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < 1.0:
-        calls += 1
+    draws_at = []
+    for calls in range(1, 101):                   # a batch every 10 ms for a second
+        clock.now = calls * 0.01
+        before = curves.draws
         curves.batch_end(record(calls))
-    assert calls > 100 and 1 <= curves.draws <= 5
+        if curves.draws > before:
+            draws_at.append(calls)
+    assert draws_at == [21, 42, 63, 84]           # each more than 0.205 s after the last
     assert curves.last_png.startswith(PNG_MAGIC)
 
 
 def test_a_slow_redraw_stretches_the_interval():
-    curves = LiveCurves(1, mode="render", min_interval=0.05)
-    curves.draws, curves.draw_seconds = 1, 0.1       # as if one redraw had taken 100 ms
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < 0.5:         # 0.5 s < 50 redraw-times = 5 s
-        calls += 1
+    clock = Clock()
+    curves = LiveCurves(1, mode="render", min_interval=0.05, clock=clock)
+    curves.draws, curves.draw_seconds = 1, 0.1    # as if one redraw had taken 100 ms
+    for calls, now in enumerate([0.1, 1.0, 4.9, 5.01], start=1):   # 50 redraw-times = 5 s
+        clock.now = now
         curves.batch_end(record(calls))
-    assert curves.draws == 1 and curves.last_png is None
+        assert curves.draws == (2 if now > 5 else 1)
+    assert curves.last_png.startswith(PNG_MAGIC)
 
 
 def test_fit_draws_in_render_mode_and_rejects_unknown_modes():

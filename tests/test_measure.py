@@ -104,7 +104,16 @@ def test_hardware_settings_resolve():
     assert hardware.resolve("auto", "cpu", lambda device: "decided") == "decided"
     with pytest.raises(ValueError, match="True, False or 'auto'"):
         hardware.resolve("yes", "cpu", hardware.fast_amp)
-    assert "bfloat16" in hardware.describe_cpu()
+    assert hardware.resolve(False, "cpu", lambda device: True) is False
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cpu_description_says_what_the_hardware_has(monkeypatch, native):
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
+    text = hardware.describe_cpu()
+    assert text.endswith(", native bfloat16" if native else ", no native bfloat16")
+    assert torch.backends.cpu.get_cpu_capability() in text
+    assert hardware.fast_amp("cpu") is native          # amp="auto" follows the same check
 
 
 def test_repeated_blocks_fold_into_one_row():
