@@ -8,6 +8,10 @@ import torch.nn.functional as F
 from companion import attention as A
 from companion import check
 
+from test_solutions import solutions
+
+BOOK = solutions("06_attention")   # as the notebook shows them
+
 
 def assert_hint(result, words):
     assert result.status == check.FAILED, result
@@ -15,11 +19,7 @@ def assert_hint(result, words):
 
 
 # ---------------------------------------------------------------- softmax
-def my_masked_softmax(scores, mask):                 # the book's solution
-    scores = scores.masked_fill(~mask, -1e9)         # finite: no 0/0
-    weights = scores.softmax(dim=-1) * mask          # exactly 0 where masked
-    total = weights.sum(dim=-1, keepdim=True)        # 0 for an empty row
-    return weights / total.clamp_min(1e-30)
+my_masked_softmax = BOOK["my_masked_softmax"]     # the book's solution
 
 
 def test_masked_softmax_accepts_the_solution_and_the_companions():
@@ -59,11 +59,7 @@ def test_masked_softmax_rejects_typical_mistakes():
 
 
 # ------------------------------------------------------------------- SDPA
-def my_attention(Q, K, V, mask=None):                # the book's solution
-    scores = Q @ K.transpose(-2, -1) / K.shape[-1] ** 0.5   # (.., L, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return scores.softmax(dim=-1) @ V                # (.., L, d_v)
+my_attention = BOOK["my_attention"]               # the book's solution
 
 
 def scaled(scale, dim=-1, invert=False, ignore_mask=False):
@@ -110,10 +106,7 @@ def test_sdpa_refuses_pytorchs_own_and_restores_it():
 
 
 # ------------------------------------------------------------ split heads
-def my_split_heads(x, num_heads):                    # the book's solution
-    batch, seq, E = x.shape
-    x = x.view(batch, seq, num_heads, E // num_heads)  # (b, seq, h, d)
-    return x.transpose(1, 2)                         # (b, h, seq, d)
+my_split_heads = BOOK["my_split_heads"]           # the book's solution
 
 
 def test_split_heads_accepts_the_solution_and_restores_the_companion():

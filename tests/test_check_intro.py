@@ -4,13 +4,16 @@ import torch
 
 from companion import check
 
+from test_solutions import solutions
+
+BOOK = solutions("intro")   # as the notebook shows them
+
 
 def stub(*args):
     raise NotImplementedError
 
 
-def forward(X, W1, b1, W2, b2):
-    return torch.relu(X @ W1.T + b1) @ W2.T + b2
+forward = BOOK["my_mlp_forward"]                  # the book's solution
 
 
 def test_mlp_forward():
@@ -33,8 +36,7 @@ def test_mlp_forward():
         assert hint in result.message, (hint, result.message)
 
 
-def count(sizes):
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+count = BOOK["my_count_mlp_params"]               # the book's solution
 
 
 def test_count_mlp_params():

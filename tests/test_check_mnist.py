@@ -4,16 +4,16 @@ import torch
 
 from companion import check
 
+from test_solutions import solutions
+
+BOOK = solutions("08_mnist")   # as the notebook shows them
+
 
 def stub(*args):
     raise NotImplementedError
 
 
-def confusion(y_true, y_pred, num_classes):
-    matrix = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    matrix.index_put_((y_true, y_pred), torch.ones_like(y_true),
-                      accumulate=True)
-    return matrix
+confusion = BOOK["my_confusion_matrix"]           # the book's solution
 
 
 def test_confusion_matrix():
@@ -35,8 +35,7 @@ def test_confusion_matrix():
     assert "shape" in too_small.message or "num_classes" in too_small.message
 
 
-def standardize(X_train, X):
-    return (X - X_train.mean()) / X_train.std()
+standardize = BOOK["my_standardize"]              # the book's solution
 
 
 def test_standardize():
