@@ -89,14 +89,38 @@ def test_tuple_and_generic_dataset_inputs_train():
     assert h1.test_acc[-1] > 0.75 and h2.test_acc[-1] > 0.75
 
 
-def test_onecycle_amp_channels_last_on_a_small_cnn():
+def test_onecycle_amp_channels_last_on_a_small_cnn(monkeypatch):
     torch.manual_seed(0)
-    X = torch.rand(64, 1, 8, 8)
+    X = torch.rand(64, 3, 8, 8)             # 3 channels: NCHW and NHWC strides differ
     y = (X.mean(dim=(1, 2, 3)) > 0.5).long()
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    rates, seen = [], []
+
+    class SpySchedule(torch.optim.lr_scheduler.OneCycleLR):
+        def step(self, *args, **kwargs):
+            super().step(*args, **kwargs)
+            rates.append(self.optimizer.param_groups[0]["lr"])
+
+    def spy_step(model, batch, loss_fn):     # what the arithmetic and layout really are
+        images, weight = batch[0], model[0].weight
+        seen.append((torch.is_autocast_enabled("cpu"),
+                     torch.get_autocast_dtype("cpu") == torch.bfloat16,
+                     images.is_contiguous(memory_format=torch.channels_last),
+                     not images.is_contiguous(),
+                     weight.is_contiguous(memory_format=torch.channels_last)))
+        return classify_step(model, batch, loss_fn)
+
+    monkeypatch.setattr(torch.optim.lr_scheduler, "OneCycleLR", SpySchedule)
     history = fit(model, (X, y), (X, y), epochs=3, batch_size=16, lr=1e-2, live=False,
-                  lr_schedule="onecycle", amp=True, channels_last=True, optimizer="sgd")
+                  lr_schedule="onecycle", amp=True, channels_last=True, optimizer="sgd",
+                  step=spy_step, device="cpu")
     assert history.epochs == 3 and all(0 <= a <= 1 for a in history.test_acc)
+    assert seen and all(all(checks) for checks in seen), seen[0]
+    assert len(rates) == 1 + 3 * 4                     # set up, then one step per batch
+    peak = rates.index(max(rates))
+    assert rates[0] == pytest.approx(1e-2 / 25)        # OneCycleLR starts at max_lr / 25
+    assert 0 < peak < len(rates) - 1 and max(rates) > 0.9e-2 and rates[-1] < rates[0]
+    assert model[0].weight.is_contiguous()             # returned in the default layout
 
 
 def test_stop_at_reads_validation_accuracy_and_tests_once_at_the_end():
@@ -350,17 +374,22 @@ def test_auto_arithmetic_follows_the_hardware(monkeypatch):
     from companion import hardware
     seen = []
 
-    class Spy:
-        def batch_end(self, record):
-            seen.append(torch.is_autocast_enabled("cpu"))
+    def spy_step(model, batch, loss_fn):    # runs where fit's autocast (if any) is on
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return classify_step(model, batch, loss_fn)
 
     train, _ = spirals()
     for native in (False, True):
         monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
         seen.clear()
-        fit(mlp(), train, epochs=1, batch_size=480, amp="auto", callbacks=[Spy()],
+        fit(mlp(), train, epochs=1, batch_size=240, amp="auto", step=spy_step,
             live=False, device="cpu")
-        assert hardware.fast_amp("cpu") is native
+        assert seen == [native, native]     # both batches, bfloat16 only where native
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
+    seen.clear()
+    fit(mlp(), train, epochs=1, batch_size=480, amp=True, step=spy_step, live=False,
+        device="cpu")
+    assert seen == [True]                   # amp=True is obeyed whatever the hardware
     with pytest.raises(ValueError, match="True, False or 'auto'"):
         fit(mlp(), train, epochs=1, amp="maybe", live=False, device="cpu")
 
