@@ -9,18 +9,9 @@ from companion.attention import (AdditiveAttention, ConcatScore, DotScore, Gener
                                  LuongAttention, MultiHeadAttention, attention_weights,
                                  masked_softmax, merge_heads, scaled_dot_product_attention,
                                  split_heads)
-from companion.book import default_threads
 from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, Seq2Seq, date_pairs, dates_task,
                                draw_attention_step, exact_match, plot_attention,
                                reversal_task)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(default_threads())
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed):

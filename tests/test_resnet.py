@@ -4,22 +4,12 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from companion.book import default_threads
 from companion.measure import grad_norms
 from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, depth_mlp, make_shortcut,
                               resnet18, resnet34, resnet50, small_resnet)
 
 MODELS = {"resnet18": (resnet18, torchvision.models.resnet18),
           "resnet50": (resnet50, torchvision.models.resnet50)}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def threads():
-    """Honour BOOK_THREADS (1 for these light tests: faster than 2 on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(default_threads())
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
