@@ -54,3 +54,24 @@ def test_code_lines_fit_the_text_column(path):
             if len(line) > MAX_CODE_LINE]
     assert not long, (f"{len(long)} code lines longer than {MAX_CODE_LINE} characters, "
                       f"first in cell {long[0][0]}: {long[0][1]!r}")
+
+
+@pytest.mark.slow
+def test_a_cell_that_times_out_is_named_by_chapter_and_cell(tmp_path):
+    """nbmake's timeout says neither chapter nor cell; conftest.py adds both to the failure."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(TOP / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "book").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A chapter"), nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(60)")])
+    nbformat.write(nb, tmp_path / "book" / "slow.ipynb")
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "book", "-ra",
+                          "--nbmake-timeout=3", "-p", "no:cacheprovider"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert ("book/slow.ipynb, cell 2 (code cell 2, `import time`): A cell timed out"
+            in run.stdout), run.stdout[-3000:]
