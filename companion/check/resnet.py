@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv
 
-from . import Hint, close, expect_tensor, run
+from ._core import Hint, close, exercise, expect_tensor
 
 __all__ = ["basic_block", "bottleneck_block", "stage_params"]
 
@@ -118,19 +118,18 @@ def _check_block(kind, cls, configs):
             f"and training mode, for {shapes}.")
 
 
-def basic_block(answer):
+@exercise
+def basic_block(cls):
     """Exercise: a BasicBlock class (in_channels, channels, stride=1) with torchvision's names
     and a projection shortcut where the shape changes."""
-    return run("basic_block", answer,
-               lambda cls: _check_block("basic", cls, [(16, 16, 1), (16, 32, 2)]))
+    return _check_block("basic", cls, [(16, 16, 1), (16, 32, 2)])
 
 
-def bottleneck_block(answer):
+@exercise
+def bottleneck_block(cls):
     """Exercise: a Bottleneck class (in_channels, channels, stride=1), expansion 4, stride on
     the 3×3 convolution, with torchvision's names."""
-    return run("bottleneck_block", answer,
-               lambda cls: _check_block("bottleneck", cls,
-                                        [(64, 16, 1), (32, 16, 1), (64, 32, 2)]))
+    return _check_block("bottleneck", cls, [(64, 16, 1), (32, 16, 1), (64, 32, 2)])
 
 
 def _stage_params(in_channels, channels, num_blocks, stride):
@@ -147,40 +146,39 @@ STAGES = {"ResNet-34's layer1": (64, 64, 3, 1), "ResNet-18's layer2": (64, 128, 
           "ResNet-34's layer3": (128, 256, 6, 2)}
 
 
-def stage_params(answer):
+@exercise
+def stage_params(fn):
     """Exercise: a function (in_channels, channels, num_blocks, stride) -> the number of
     parameters of one stage of basic blocks with option-B shortcuts."""
-    def check(fn):
-        for stage, args in STAGES.items():
-            got, want = fn(*args), _stage_params(*args)
-            if torch.is_tensor(got):
-                got = got.item()
-            if not isinstance(got, (int, float)) or isinstance(got, bool):
-                raise Hint(f"return a number; got {type(got).__name__}.")
-            if got == want:
-                continue
-            in_channels, channels, num_blocks, stride = args
-            no_bn = want - 2 * 2 * channels * num_blocks
-            has_projection = stride != 1 or in_channels != channels
-            if has_projection:
-                no_bn -= 2 * channels
-            if got == no_bn:
-                raise Hint("count the batch norms too: each has a scale and a shift per "
-                           "channel (its running statistics are not parameters).")
-            projection = in_channels * channels + 2 * channels
-            if has_projection and got == want - projection:
-                raise Hint(f"{stage} changes the shape in its first block: its 1×1 "
-                           "projection and that projection's BN have parameters too.")
-            if got == want + (num_blocks - 1) * (channels * channels + 2 * channels) + (
-                    0 if has_projection else projection):
-                raise Hint("option B projects only where the shape changes, in a stage's first "
-                           "block at most; the other blocks' shortcuts are the identity.")
-            if got == num_blocks * (9 * in_channels * channels + 9 * channels ** 2
-                                    + 4 * channels) + (projection if has_projection else 0):
-                raise Hint("only the first block of a stage takes in_channels; the blocks "
-                           "after it take (and give) `channels`.")
-            raise Hint(f"{stage} {args}: got {got:,}. Each block has two 3×3 convolutions "
-                       "(no bias) and two batch norms; the first may add a projection.")
-        return ("the parameter counts of " + ", ".join(STAGES)
-                + " agree with the companion's ResNet.")
-    return run("stage_params", answer, check)
+    for stage, args in STAGES.items():
+        got, want = fn(*args), _stage_params(*args)
+        if torch.is_tensor(got):
+            got = got.item()
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            raise Hint(f"return a number; got {type(got).__name__}.")
+        if got == want:
+            continue
+        in_channels, channels, num_blocks, stride = args
+        no_bn = want - 2 * 2 * channels * num_blocks
+        has_projection = stride != 1 or in_channels != channels
+        if has_projection:
+            no_bn -= 2 * channels
+        if got == no_bn:
+            raise Hint("count the batch norms too: each has a scale and a shift per "
+                       "channel (its running statistics are not parameters).")
+        projection = in_channels * channels + 2 * channels
+        if has_projection and got == want - projection:
+            raise Hint(f"{stage} changes the shape in its first block: its 1×1 "
+                       "projection and that projection's BN have parameters too.")
+        if got == want + (num_blocks - 1) * (channels * channels + 2 * channels) + (
+                0 if has_projection else projection):
+            raise Hint("option B projects only where the shape changes, in a stage's first "
+                       "block at most; the other blocks' shortcuts are the identity.")
+        if got == num_blocks * (9 * in_channels * channels + 9 * channels ** 2
+                                + 4 * channels) + (projection if has_projection else 0):
+            raise Hint("only the first block of a stage takes in_channels; the blocks "
+                       "after it take (and give) `channels`.")
+        raise Hint(f"{stage} {args}: got {got:,}. Each block has two 3×3 convolutions "
+                   "(no bias) and two batch norms; the first may add a projection.")
+    return ("the parameter counts of " + ", ".join(STAGES)
+            + " agree with the companion's ResNet.")
