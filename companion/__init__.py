@@ -1,14 +1,19 @@
 """Companion code for the book *Deep Learning, Hands-On*: one module per idea.
 
-- `book`: fast mode, seeding, threads, figure style, `glue`, `expect_error`
+- `book`: fast mode, seeding, threads, the column width, `glue`, `expect_error`
 - `data`: MNIST as tensors (with an offline fallback), a seeded `split`, toy 2-D data
-- `training`: `fit`, `evaluate`, `History`, and the steps (classification, next token, seq2seq)
+- `training`: `train_epoch`, `fit`, `evaluate`, `predict`, `History`, `Loop`, and the steps
 - `curves`: live training curves (a `fit` callback) and `History.plot`'s figure
 - `widgets`: the model playground; `explorer`: precomputed explorers that need no kernel
-- `measure`: gradient norms per part, `evaluating`; `summary`: layer tables, multiply-adds
+- `measure`: gradient norms per part, `eval_mode`, `evaluating`; `summary`: layer tables
+- `plots`: runs side by side, per-layer values, image grids, Markdown tables, PNG bytes
+- `diagrams`: drawings of networks, blocks, the LSTM cell and attention
 - `hardware`: bfloat16 autocast and channels-last only where this machine runs them faster
-- `plots`: a 2-D decision boundary, an image grid; `check`: exercises that check themselves
+- `check`: exercises that check themselves
 - `learning`, `autograd`, `activations`, `cnn`, `resnet`, `rnn`, `text`, `attention`,
-  `seq2seq`, `mnist`: one module per chapter's idea
+  `seq2seq`, `mnist`: one module per chapter's idea (and its probe)
+
+The seams (a `step` says what a batch means; callbacks watch a run) and the rule for what
+belongs in a chapter and what here: companion/README.md.
 """
 __version__ = "0.1.0"
