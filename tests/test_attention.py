@@ -275,6 +275,7 @@ def test_greedy_stops_when_every_sequence_has_ended_and_pads_the_rest():
     assert torch.all(weights[:, 1:] == 0)
 
 
+@pytest.mark.slow
 def test_attention_beats_no_attention_on_reversal():
     from companion.training import fit, seq2seq_step
     train = reversal_task(2000, 12, seed=0)

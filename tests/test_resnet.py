@@ -128,6 +128,7 @@ def train_loss(model, X, y, steps=200, batch_size=128, lr=1e-3):
     return sum(losses[-20:]) / 20
 
 
+@pytest.mark.slow
 def test_depth_sweep_plain_degrades_residual_trains():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(2048, 32, generator=g)                   # labels from a random linear teacher

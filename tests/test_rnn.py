@@ -172,6 +172,7 @@ def test_hidden_state_gradients_match_autograd_on_the_state():
     torch.testing.assert_close(hidden_state_gradients(model, X, y)[-1], grad.norm(), **TOL)
 
 
+@pytest.mark.slow
 def test_lstm_learns_the_adding_problem_where_the_plain_rnn_does_not():
     """Trained the same way (the LSTM with the usual forget-gate bias), T = 20, seed 0."""
     from companion.training import fit
