@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 TEST_FAST ?= 1
 FAST = $(or $(BOOK_FAST),$(TEST_FAST))
 # Seconds one chapter cell may run under `make test` before it fails as hung; the failure names
-# the chapter and the cell (conftest.py). Fast mode: a few times the slowest cell measured on 2
-# busy cores (scripts/stress_execute.py --times). Full mode: as _config.yml.
+# the chapter and the cell (conftest.py). Fast mode: the slowest cell measured on 2 busy cores
+# (scripts/stress_execute.py --times) took 22 s (05_rnn, beside another execution and a
+# JupyterLab walk), 56 s at worst (03_cnn, CI's 2 threads beside 2 CPU burners); a hang waits
+# forever, so 120 s loses nothing. Full mode: as _config.yml.
 CELL_TIMEOUT ?= $(if $(filter 0,$(FAST)),900,120)
 # The chapters `make test` executes; CI points it at a copy (see book-executed).
 NOTEBOOKS ?= book
