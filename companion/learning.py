@@ -6,7 +6,10 @@ batch norm.
 - `SGD` (momentum, Nesterov, weight decay), `Adam`, `AdamW`:
   torch.optim.Optimizer subclasses whose updates are the papers' formulas,
   step for step equal to torch.optim's; `fit` and PyTorch's schedulers
-  (OneCycleLR) accept them. `make_optimizer(name, ...)` picks one by name.
+  (OneCycleLR) accept them.
+- `OPTIMIZERS`, `make_optimizer(name, ...)`: the book's one optimizer
+  vocabulary, "sgd", "momentum", "nesterov", "adam", "adamw"; `fit`
+  (companion/training.py) builds torch.optim's classes with it.
 - `BatchNorm`: batch normalization for (N, C) and (N, C, H, W) inputs, with
   the same parameters and buffers as nn.BatchNorm1d/2d (so their state_dict
   loads into it).
@@ -14,10 +17,15 @@ batch norm.
   optimizers take on it.
 
 The scalar autograd engine (backpropagation) is in companion/autograd.py.
-Used in: book/01_learning.ipynb
+Used in: book/01_learning.ipynb; `companion.training.fit` (the optimizer
+names).
 """
+import sys
+
 import torch
 from torch import nn
+
+from ._validate import check_positive_int
 
 
 # ------------------------------------------------------------------- loss
@@ -188,32 +196,58 @@ class AdamW(Adam):
                          weight_decay=weight_decay)
 
 
-OPTIMIZERS = {   # name -> (class, settings it fixes, its default weight decay)
-    "sgd": (SGD, {}, 0.0),
-    "momentum": (SGD, {"momentum": 0.9}, 0.0),
-    "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}, 0.0),
-    "adam": (Adam, {}, 0.0),
-    "adamw": (AdamW, {}, 1e-2),
+OPTIMIZERS = {   # name -> (class, the settings it fixes); fit uses these too
+    "sgd": ("SGD", {}),                                    # plain: p -= lr g
+    "momentum": ("SGD", {"momentum": 0.9}),                # heavy ball
+    "nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "adam": ("Adam", {}),                                  # L2 in the gradient
+    "adamw": ("AdamW", {"weight_decay": 1e-2}),            # decoupled decay
 }
 
 
-def make_optimizer(name, params, lr, **settings):
-    """One of this module's optimizers by name: sgd, momentum, nesterov,
-    adam or adamw. `settings` may hold momentum (default 0.9; for momentum
-    and nesterov) and weight_decay."""
+def optimizer_settings(name, momentum=None, weight_decay=None):
+    """The class name and keyword settings that `name` means, checked.
+
+    momentum (default 0.9) applies to "momentum" and "nesterov" only;
+    weight_decay defaults to 0, or 0.01 for "adamw" (as in torch.optim).
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of "
                          f"{', '.join(OPTIMIZERS)}")
+    cls, fixed = OPTIMIZERS[name]
+    settings = dict(fixed)
+    if momentum is not None:
+        if "momentum" not in fixed:
+            raise ValueError(f"momentum applies to 'momentum' and 'nesterov'"
+                             f" only; {name!r} has none")
+        if not 0 < momentum < 1:
+            raise ValueError(f"{name}: momentum must be in (0, 1); "
+                             f"got {momentum!r}")
+        settings["momentum"] = momentum
+    if weight_decay is not None:
+        if not weight_decay >= 0:
+            raise ValueError(f"{name}: weight_decay must be >= 0; "
+                             f"got {weight_decay!r}")
+        settings["weight_decay"] = weight_decay
+    settings.setdefault("weight_decay", 0.0)
+    return cls, settings
+
+
+def make_optimizer(name, params, lr, *, source=None, **settings):
+    """The optimizer called `name` (see `OPTIMIZERS`) for `params`.
+
+    settings: momentum and weight_decay (see `optimizer_settings`).
+    source: where the classes come from, this module (the default) or
+    torch.optim (what `fit` uses); both give the same updates.
+    """
     unknown = set(settings) - {"momentum", "weight_decay"}
     if unknown:
         raise ValueError(f"make_optimizer: unknown settings "
                          f"{sorted(unknown)}; it takes momentum and "
                          f"weight_decay")
-    cls, fixed, decay = OPTIMIZERS[name]
-    kwargs = dict(fixed, weight_decay=settings.get("weight_decay", decay))
-    if "momentum" in fixed:
-        kwargs["momentum"] = settings.get("momentum", fixed["momentum"])
-    return cls(params, lr, **kwargs)
+    cls, kwargs = optimizer_settings(name, **settings)
+    source = sys.modules[__name__] if source is None else source
+    return getattr(source, cls)(params, lr=lr, **kwargs)
 
 
 # ------------------------------------------------------------- batch norm
@@ -231,9 +265,7 @@ class BatchNorm(nn.Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"BatchNorm: num_features must be an integer "
-                             f">= 1; got {num_features!r}")
+        check_positive_int("BatchNorm: num_features", num_features)
         self.num_features, self.eps = num_features, eps
         self.momentum = momentum
         self.weight = nn.Parameter(torch.ones(num_features))   # γ, scale

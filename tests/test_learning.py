@@ -192,6 +192,31 @@ def test_make_optimizer_by_name():
         L.make_optimizer("adagrad", p, 0.1)
     with pytest.raises(ValueError, match="unknown settings"):
         L.make_optimizer("adam", p, 0.1, betas=(0.9, 0.9))
+    with pytest.raises(ValueError, match="momentum applies to 'momentum' and 'nesterov' only"):
+        L.make_optimizer("sgd", p, 0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"momentum must be in \(0, 1\)"):
+        L.make_optimizer("nesterov", p, 0.1, momentum=0.0)
+
+
+@pytest.mark.parametrize("name", list(L.OPTIMIZERS))
+def test_each_name_means_the_same_from_scratch_and_in_torch_optim(name):
+    """The one vocabulary: make_optimizer(name) with this module's classes and with
+    torch.optim's (what fit uses) take the same steps."""
+    def path(source):
+        torch.manual_seed(0)
+        model = nn.Linear(5, 3).double()
+        optimizer = L.make_optimizer(name, model.parameters(), 0.05, source=source)
+        X = torch.randn(32, 5, dtype=torch.float64)
+        for _ in range(5):
+            optimizer.zero_grad()
+            model(X).pow(2).mean().backward()
+            optimizer.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.testing.assert_close(path(None), path(torch.optim), rtol=0, atol=1e-12)
+    ours = L.make_optimizer(name, [nn.Parameter(torch.zeros(2))], 0.1)
+    theirs = L.make_optimizer(name, [nn.Parameter(torch.zeros(2))], 0.1, source=torch.optim)
+    for key in ("momentum", "nesterov", "weight_decay"):
+        assert ours.defaults.get(key, 0) == theirs.defaults.get(key, 0), key
 
 
 @pytest.mark.parametrize("make", [lambda p, lr: L.SGD(p, lr), lambda p, lr: L.Adam(p, lr),
@@ -292,5 +317,5 @@ def test_batchnorm_rejects_bad_input():
         bn(torch.randn(4, 5))
     with pytest.raises(ValueError, match=r"got \(2, 3, 4\)"):
         bn(torch.randn(2, 3, 4))
-    with pytest.raises(ValueError, match="num_features must be an integer"):
+    with pytest.raises(ValueError, match="num_features must be a positive integer"):
         L.BatchNorm(0)
