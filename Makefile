@@ -55,7 +55,7 @@ book-executed: data vendor
 	@ls $(EXECUTED)/book/*.ipynb >/dev/null 2>&1 || { echo "book-executed: no executed \
 	  chapters in $(EXECUTED)/book (.ci/run makes them)" >&2; exit 1; }
 	$(BIN)/python -c "import sys, yaml; c = yaml.safe_load(open('_config.yml')); \
-	  c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open(sys.argv[1], 'w'))" \
+	  c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open(sys.argv[1], 'w'), sort_keys=False)" \
 	  $(EXECUTED)/_config.yml
 	$(BIN)/jupyter-book build $(EXECUTED) -W -n --keep-going --path-output .
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
