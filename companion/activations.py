@@ -2,17 +2,21 @@
 
 Each activation is an `Activation` with `.fn(x)` (the function) and `.grad(x)` (its
 derivative, also from the formula, not from autograd). `get(name)` returns one. The rest of
-the module holds the tools the chapter measures with: a deep-MLP builder, its linear layers
-(whose gradient norms `companion.measure.grad_norms` measures) and the fraction of dead units.
+the module holds the tools the chapter measures with: a deep-MLP builder, its linear layers,
+their gradient norms (`weight_grad_norms`) and the fraction of dead units (`dead_fraction`).
 
-Used in: book/02_activations.ipynb
+Used in: book/02_activations.ipynb; tests/test_activations.py (weight_grad_norms, the chapter's
+probe, which the chapter still defines for itself until its rewrite).
 """
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .measure import evaluating
+from ._validate import check_positive_int
+from .measure import grad_norms
+from .training import predict
 
 NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "silu")
 INITS = ("default", "xavier", "he")
@@ -224,8 +228,7 @@ def build_mlp(activation, depth, width, *, in_features=784, num_classes=10, init
     act = get(activation)
     for what, value in (("depth", depth), ("width", width), ("in_features", in_features),
                         ("num_classes", num_classes)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a positive int; got {value!r}")
+        check_positive_int(what, value)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; expected one of: {', '.join(INITS)}")
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
@@ -257,6 +260,15 @@ def linear_layers(model):
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
+def weight_grad_norms(model, X, y):
+    """‖∂L/∂W‖ of each Linear layer's weight, input side first, for the cross-entropy L of
+    `model` on one batch (X, y): a (layers,) tensor. The model stays in its mode and its
+    `.grad` stays untouched."""
+    device = next(model.parameters()).device
+    loss = F.cross_entropy(model(X.to(device)), y.to(device))
+    return grad_norms(loss, [layer.weight for layer in linear_layers(model)])
+
+
 def dead_fraction(model, X, batch_size=4096):
     """Per activation layer: the fraction of units whose input is ≤ 0 for every sample in X.
 
@@ -279,9 +291,7 @@ def dead_fraction(model, X, batch_size=4096):
 
     handles = [m.register_forward_pre_hook(make_hook(i)) for i, m in enumerate(layers)]
     try:
-        with evaluating(model):
-            for start in range(0, len(X), batch_size):
-                model(X[start:start + batch_size])
+        predict(model, X, batch_size)                        # the hooks record
     finally:
         for h in handles:
             h.remove()

@@ -27,16 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validate import dtype_of as _dtype
+from ._validate import shape_of as _shape
+
 SCORES = ("dot", "general", "concat")
 MODES = ("global", "local-m", "local-p")
-
-
-def _shape(x):
-    return tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-
-
-def _dtype(x):
-    return x.dtype if torch.is_tensor(x) else type(x).__name__
 
 
 def _check_bool_mask(mask, expected, name):

@@ -35,10 +35,14 @@ def seed_everything(seed=0):
     torch.manual_seed(seed)
 
 
+COLUMN = 7.2
+"""The width of the book's text column in inches: `plt.subplots(figsize=(COLUMN, 3))`."""
+
+
 def style_figures():
     """The book's figure defaults: the text column's width, readable fonts, sharp on hi-dpi
     screens (retina PNGs in a notebook)."""
-    matplotlib.rcParams.update({"figure.figsize": (7.2, 3.6), "font.size": 10,
+    matplotlib.rcParams.update({"figure.figsize": (COLUMN, 3.6), "font.size": 10,
                                 "axes.titlesize": 11, "legend.fontsize": 9,
                                 "xtick.labelsize": 9, "ytick.labelsize": 9})
     try:

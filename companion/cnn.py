@@ -10,20 +10,17 @@ the flattened kernels. Every step is still visible, and the heavy lifting goes t
 matrix-multiply routines PyTorch uses, so it stays within a few times of `F.conv2d`.
 Pooling uses the same windows and takes their max or mean instead of a dot product.
 
-Used in: book/03_cnn.ipynb.
+The chapter's drawings of these (a sliding kernel, a network's shapes, the Inception block) are
+in companion/diagrams.py. Used in: book/03_cnn.ipynb; `diagrams` (conv2d).
 """
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from matplotlib.patches import FancyArrowPatch, Rectangle
 from torch import nn
-
-from .summary import trace
 
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size", "receptive_field",
     "LeNet5", "AlexNetSmall", "VGGSmall", "vgg_block", "Inception", "GoogLeNetSmall", "make_cnn",
-    "ramp_share", "draw_cnn", "draw_sliding_kernel", "draw_inception",
+    "ramp_share",
 ]
 
 
@@ -372,166 +369,3 @@ def ramp_share(kernels):
     explained = (coefficients @ ramps).pow(2).sum(dim=1)           # (n,)
     total = centred.pow(2).sum(dim=1)
     return torch.where(total > 0, explained / total.clamp_min(1e-30), torch.zeros_like(total))
-
-
-# ----------------------------------------------------------------------------- structure figure
-_DRAWN = {"Conv2d": "conv", "MaxPool2d": "max pool", "AvgPool2d": "avg pool",
-          "AdaptiveAvgPool2d": "global avg pool", "Flatten": "flatten", "Linear": "dense"}
-_COLORS = {"input": "#dddddd", "conv": "#9ecae1", "max pool": "#fdae6b", "avg pool": "#fdae6b",
-           "global avg pool": "#fdae6b", "flatten": "#c7e9c0", "dense": "#a1d99b"}
-
-
-def _op_label(layer):
-    name = _DRAWN[type(layer).__name__]
-    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        kh, kw = _pair(layer.kernel_size, "kernel_size", 1)
-        name += f" {kh}×{kw}"
-        stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size,
-                       "stride", 1)
-        if stride != (1, 1):
-            name += f"\nstride {stride[0]}"
-    return name
-
-
-def draw_cnn(model, input_shape=(1, 1, 28, 28), ax=None):
-    """Draw a chain of conv/pool/dense layers (e.g. LeNet5) as tensors labelled with their shapes.
-
-    The shapes come from `companion.summary.trace` (one zero batch through the model).
-    Returns the matplotlib Figure.
-    """
-    stages = [("input", "input", tuple(input_shape[1:]))]   # (kind, label of the op, shape)
-    for row in trace(model, input_shape):                   # every leaf layer, in running order
-        if row.kind in _DRAWN:
-            stages.append((_DRAWN[row.kind], _op_label(row.module), tuple(row.shape[1:])))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.35 * len(stages) + 1, 3.4))
-    biggest = max(shape[1] for *_, shape in stages if len(shape) == 3)
-    left = 0.0
-    for i, (kind, op, shape) in enumerate(stages):
-        color = _COLORS[kind]
-        if len(shape) == 3:                           # (channels, height, width): a stack of maps
-            channels, height, width = shape
-            side = 2.0 * height / biggest
-            sheets = min(channels, 8)
-            for sheet in range(sheets):
-                offset = 0.07 * sheet
-                ax.add_patch(Rectangle((left + offset, -side / 2 - offset), side * width / height,
-                                       side, facecolor=color, edgecolor="#333333", lw=0.6))
-            extent = side * width / height + 0.07 * (sheets - 1)
-            text = f"{channels}×{height}×{width}"
-        else:                                         # (features,): a vector
-            units = shape[0]
-            height = 0.4 + 1.6 * min(1.0, (units / 400) ** 0.5)
-            ax.add_patch(Rectangle((left, -height / 2), 0.18, height, facecolor=color,
-                                   edgecolor="#333333", lw=0.6))
-            extent = 0.18
-            text = f"{units}"
-        ax.text(left + extent / 2, -1.65, text, ha="center", va="top", fontsize=8)
-        if i > 0:
-            ax.add_patch(FancyArrowPatch((previous_right + 0.05, 0), (left - 0.05, 0),
-                                         arrowstyle="-|>", mutation_scale=10, color="#555555"))
-            ax.text((previous_right + left) / 2, 1.2, op, ha="center", va="bottom", fontsize=8)
-        previous_right = left + extent
-        left += extent + 1.0
-    ax.set_xlim(-0.3, left - 0.6)
-    ax.set_ylim(-2.1, 1.9)
-    ax.set_axis_off()
-    ax.set_title(f"{type(model).__name__}: each tensor's shape (channels×height×width, "
-                 f"or features)", fontsize=10)
-    return ax.figure
-
-
-# ----------------------------------------------------------------------------- diagrams
-def draw_sliding_kernel(image, kernel, positions=((0, 0), (0, 1), (2, 3))):
-    """A kernel sliding over a small image: one panel per (row, col) position.
-
-    Each panel shows the image (its numbers), the kernel's window on it, and
-    the output grid with the one value that window produces.
-    """
-    image, kernel = torch.as_tensor(image).float(), torch.as_tensor(kernel).float()
-    out = conv2d(image[None, None], kernel[None, None])[0, 0]        # (out_h, out_w)
-    kh, kw = kernel.shape
-    height, width = image.shape
-    gap = 1.5                                          # between image and output
-    fig, axes = plt.subplots(1, len(positions), figsize=(7.2, 2.4))
-    for ax, (i, j) in zip(axes, positions):
-        for r in range(height):                        # the image, cell by cell
-            for c in range(width):
-                inside = i <= r < i + kh and j <= c < j + kw
-                ax.add_patch(Rectangle((c, -r - 1), 1, 1, lw=0.5, edgecolor="gray",
-                                       facecolor="#fdd49e" if inside else "white"))
-                ax.text(c + 0.5, -r - 0.5, f"{image[r, c]:g}", ha="center",
-                        va="center", fontsize=9)
-        ax.add_patch(Rectangle((j, -i - kh), kw, kh, fill=False, lw=2, edgecolor="#d7301f"))
-        left = width + gap                             # the output grid
-        for r in range(out.shape[0]):
-            for c in range(out.shape[1]):
-                here = (r, c) == (i, j)
-                done = (r, c) < (i, j)
-                ax.add_patch(Rectangle((left + c, -r - 1), 1, 1, lw=0.5, edgecolor="gray",
-                                       facecolor="#fc8d59" if here else "white"))
-                if here or done:
-                    ax.text(left + c + 0.5, -r - 0.5, f"{out[r, c]:g}", ha="center",
-                            va="center", fontsize=9)
-        ax.add_patch(FancyArrowPatch((j + kw, -i - kh / 2), (left - 0.1, -i - 0.5),
-                                     arrowstyle="->", mutation_scale=12, color="#d7301f",
-                                     connectionstyle="arc3,rad=-0.25"))
-        ax.set_title(f"window at row {i}, column {j}", fontsize=9)
-        ax.set_xlim(-0.2, left + out.shape[1] + 0.2)
-        ax.set_ylim(-height - 0.2, 0.9)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def draw_inception(block=None, ax=None):
-    """The Inception block: four parallel branches, concatenated along channels.
-
-    With `block` (an `Inception`), each box shows its layer's output channels.
-    """
-    def channels(branch, index):
-        if block is None:
-            return ""
-        layer = getattr(block, branch)[index]
-        return f"\n{layer.out_channels} ch" if isinstance(layer, nn.Conv2d) else ""
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.2, 3.6))
-    branches = [                       # (name in the module, boxes bottom to top)
-        ("branch1", ["1×1 conv"]),
-        ("branch2", ["1×1 conv", "3×3 conv"]),
-        ("branch3", ["1×1 conv", "5×5 conv"]),
-        ("branch4", ["3×3 max pool", "1×1 conv"]),
-    ]
-    colors = {"1×1": "#c6dbef", "3×3": "#fdd0a2", "5×5": "#fdae6b", "max": "#d9d9d9"}
-    box_w, box_h = 1.6, 0.7
-
-    def box(x, y, text, color):
-        ax.add_patch(Rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
-                               facecolor=color, edgecolor="black", lw=0.8))
-        ax.text(x, y, text, ha="center", va="center", fontsize=9)
-
-    def arrow(start, end):
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="->", mutation_scale=10,
-                                     lw=0.8, color="black"))
-
-    xs = [1.0, 3.0, 5.0, 7.0]
-    box(4.0, 0.0, "input\n(c, h, w)" if block is None
-        else f"input\n{block.branch1[0].in_channels} ch", "white")
-    box(4.0, 4.0, "concatenate\nalong channels" if block is None
-        else f"concatenate\n{block.out_channels} ch", "#c7e9c0")
-    for x, (name, layers) in zip(xs, branches):
-        ys = [1.5, 2.6][:len(layers)] if len(layers) == 2 else [2.05]
-        arrow((4.0, box_h / 2), (x, ys[0] - box_h / 2))
-        for k, (y, label) in enumerate(zip(ys, layers)):
-            conv_index = 2 * k if name != "branch4" else (0 if k == 0 else 1)
-            text = label + (channels(name, conv_index) if "conv" in label else "")
-            box(x, y, text, colors[label.split()[0] if "pool" not in label else "max"])
-            if k:
-                arrow((x, ys[k - 1] + box_h / 2), (x, y - box_h / 2))
-        arrow((x, ys[-1] + box_h / 2), (4.0, 4.0 - box_h / 2))
-    ax.set_xlim(-0.1, 8.1)
-    ax.set_ylim(-0.5, 4.5)
-    ax.axis("off")
-    return ax

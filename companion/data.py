@@ -44,9 +44,8 @@ def default_root():
 
 
 class MNIST:
-    """The MNIST digits as tensors: `.train`, `.test` (TensorDatasets) and `.source`."""
-
-    classes = tuple(str(digit) for digit in range(10))
+    """The MNIST digits as tensors: `.train`, `.test` (TensorDatasets), `.source` (where they
+    came from) and `.root` (the cache directory)."""
 
     def __init__(self, train, test, source, root):
         self.train, self.test, self.source, self.root = train, test, source, Path(root)

@@ -2,10 +2,13 @@
 
 - `grad_norms(loss, parts)`: ‖∂loss/∂part‖ for each part — a layer, a block, a parameter or a
   hidden state h_t — without touching any parameter's `.grad`.
-- `evaluating(model)`: eval mode and no gradients inside a `with` block; the model's mode is
+- `eval_mode(model)`: evaluation mode inside a `with` block (dropout off, batch norm's running
+  statistics), gradients still on, for a probe that measures gradients; every module's mode is
   restored afterwards, even after an error.
+- `evaluating(model)`: `eval_mode` and no gradients, for predictions.
 
-Used in: the activations, ResNet, RNN and MNIST chapters, `evaluate`, the plots.
+Used in: the activations, CNN, ResNet and MNIST chapters; `training` (evaluate, predict),
+`plots`, `summary`, and the probes of `activations`, `resnet`, `rnn` and `seq2seq`.
 """
 import contextlib
 import functools
@@ -60,14 +63,20 @@ def grad_norms(loss, parts, *, retain_graph=False):
 
 
 @contextlib.contextmanager
-def evaluating(model):
-    """`with evaluating(model):` eval mode (dropout off, batch-norm running statistics) and no
-    gradients; every module's previous train/eval mode comes back on exit, even after an error."""
+def eval_mode(model):
+    """`with eval_mode(model):` evaluation mode (dropout off, batch-norm running statistics);
+    every module's previous train/eval mode comes back on exit, even after an error."""
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
-        with torch.no_grad():
-            yield model
+        yield model
     finally:
         for module, training in modes:  # module by module: a frozen part stays frozen
             module.training = training
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """`with evaluating(model):` `eval_mode` and no gradients (`torch.no_grad`)."""
+    with eval_mode(model), torch.no_grad():
+        yield model

@@ -4,18 +4,18 @@ The blocks keep torchvision's parameter names and stride placement ("ResNet v1.5
 downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load torchvision's
 ``state_dict`` with ``strict=True`` and compute the same outputs.
 
-Used in: book/04_resnet.ipynb
+`block_grad_norms(model, X, y)` is the chapter's probe: the gradient norm of each block. The
+drawings of blocks and ResNets are in companion/diagrams.py. Used in: book/04_resnet.ipynb
 """
-import torch
+import copy
+
 import torch.nn.functional as F
 from torch import nn
 
+from ._validate import check_positive_int
+from .measure import grad_norms
+
 SHORTCUTS = ("A", "B", "C")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
 
 
 class ZeroPadShortcut(nn.Module):
@@ -166,9 +166,9 @@ class ResNet(nn.Module):
         if not layers or len(layers) != len(widths):
             raise ValueError(f"layers and widths need the same, non-zero length; got {len(layers)} and {len(widths)}")
         for i, n in enumerate(layers):
-            _check_positive_int(f"layers[{i}] (blocks in stage {i + 1})", n)
+            check_positive_int(f"layers[{i}] (blocks in stage {i + 1})", n)
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"unknown shortcut option {shortcut!r}; expected one of 'A', 'B', 'C'")
         self.block, self.layers, self.widths, self.shortcut = block.__name__, layers, widths, shortcut
@@ -235,7 +235,7 @@ def resnet50(num_classes=1000, **kwargs):
 
 def small_resnet(num_classes=10, *, widths=(16, 32, 64), blocks_per_stage=1, in_channels=1):
     """A small ResNet for 28x28 digits: 3x3 stem and 2x2 pool (28 -> 14), three stages of basic blocks (14 -> 7 -> 4), pooling, classifier."""
-    _check_positive_int("blocks_per_stage", blocks_per_stage)
+    check_positive_int("blocks_per_stage", blocks_per_stage)
     return ResNet("basic", [blocks_per_stage] * len(widths), num_classes, widths=widths,
                   in_channels=in_channels, small_input=True)
 
@@ -271,7 +271,7 @@ class DepthMLP(nn.Module):
         super().__init__()
         for name, value in (("depth", depth), ("num_inputs", num_inputs),
                             ("num_hiddens", num_hiddens), ("num_outputs", num_outputs)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be True or False; got {residual!r}")
         self.depth, self.residual = depth, residual
@@ -293,57 +293,19 @@ def depth_mlp(depth, residual=True, *, num_inputs=784, num_hiddens=64, num_outpu
                     num_hiddens=num_hiddens, num_outputs=num_outputs)
 
 
-# ---- diagrams: a block and its shortcut, drawn with matplotlib patches --------------------------
+# ---- the chapter's probe ------------------------------------------------------------------------
 
-def draw_block(ax, layers, title, shortcut="identity: x"):
-    """Draw one residual block bottom to top on `ax`: the input x, a box per
-    layer of F, the shortcut around them to the addition, ReLU, output."""
-    from matplotlib.patches import Circle, FancyBboxPatch
-    ink, branch, short = "#333333", "#cfe2f3", "#e07b00"
-    top = len(layers) + 1                           # y of the addition
+def block_grad_norms(model, X, y):
+    """‖∂loss/∂parameters‖ of each block of `model.blocks` (a DepthMLP's, say), first block
+    first, for the cross-entropy of `model` on one batch (X, y): a (num_blocks,) tensor.
 
-    def arrow(start, end, color=ink):
-        ax.annotate("", xy=end, xytext=start,
-                    arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4,
-                                    shrinkA=0, shrinkB=0))
-
-    ax.text(0, -0.05, "x", ha="center", va="center", fontsize=12)
-    arrow((0, 0.15), (0, 0.7))
-    for i, text in enumerate(layers, start=1):
-        ax.add_patch(FancyBboxPatch((-1.1, i - 0.3), 2.2, 0.6,
-                                    boxstyle="round,pad=0.04",
-                                    facecolor=branch, edgecolor=ink))
-        ax.text(0, i, text, ha="center", va="center", fontsize=9)
-        arrow((0, i + 0.34), (0, i + 0.7 if i < len(layers) else top - 0.22))
-    ax.add_patch(Circle((0, top), 0.2, facecolor="white", edgecolor=ink,
-                        lw=1.4))
-    ax.text(0, top, "+", ha="center", va="center", fontsize=13)
-    # the shortcut: from the input, around the branch, into the addition
-    ax.plot([0, 1.7, 1.7], [0.4, 0.4, top], color=short, lw=2.2)
-    arrow((1.7, top), (0.22, top), color=short)
-    ax.text(1.8, (top + 0.4) / 2, shortcut, rotation=90, ha="left",
-            va="center", fontsize=9, color=short)
-    ax.text(-1.25, (1 + len(layers)) / 2, "F(x)", rotation=90, ha="right",
-            va="center", fontsize=10, color="#1f4e79")
-    arrow((0, top + 0.22), (0, top + 0.7))
-    ax.text(0, top + 0.95, "ReLU(F(x) + x)", ha="center", va="center",
-            fontsize=10)
-    ax.set_xlim(-2.0, 2.6)
-    ax.set_ylim(-0.4, 5.4)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(title, fontsize=10)
-
-
-def draw_blocks():
-    """The basic block (64 channels) beside the bottleneck (256 channels)."""
-    import matplotlib.pyplot as plt
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 4.4))
-    draw_block(left, ["3×3 conv 64→64\nBN, ReLU", "3×3 conv 64→64\nBN"],
-               "basic block (ResNet-18/34)")
-    draw_block(right, ["1×1 conv 256→64\nBN, ReLU",
-                       "3×3 conv 64→64\nBN, ReLU",
-                       "1×1 conv 64→256\nBN"],
-               "bottleneck block (ResNet-50+)")
-    fig.tight_layout()
-    return fig
+    Measured in training mode (batch statistics, as in training) on a copy, so that the model's
+    batch-norm running statistics and its `.grad` stay as they were.
+    """
+    if not isinstance(getattr(model, "blocks", None), nn.Sequential):
+        raise ValueError(f"block_grad_norms needs a model whose blocks are in .blocks (an "
+                         f"nn.Sequential), such as depth_mlp(...); got {type(model).__name__}")
+    probe = copy.deepcopy(model).train()
+    device = next(probe.parameters()).device
+    loss = F.cross_entropy(probe(X.to(device)), y.to(device))
+    return grad_norms(loss, list(probe.blocks))

@@ -13,6 +13,9 @@ import math
 import torch
 from torch import nn
 
+from ._validate import check_positive_int, shape_of
+from .measure import eval_mode, grad_norms
+
 CELL_TYPES = ("RNN", "LSTM", "GRU")
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}   # blocks of `hidden_size` rows stacked in weight_ih
 
@@ -65,22 +68,16 @@ def _check_cell_type(cell):
         raise ValueError(f"unknown cell type {cell!r}; expected one of {', '.join(CELL_TYPES)}")
 
 
-def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
 def _check_input(x, dims, input_size, layout):
     if not torch.is_tensor(x) or x.dim() != dims or x.shape[-1] != input_size:
-        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f"expected input of shape {layout} with input_size={input_size}; "
-                         f"got {shape}")
+                         f"got {shape_of(x)}")
 
 
 def _check_state(state, expected, name):
     if not torch.is_tensor(state) or tuple(state.shape) != expected:
-        shape = tuple(state.shape) if torch.is_tensor(state) else type(state).__name__
-        raise ValueError(f"expected initial state {name} of shape {expected}; got {shape}")
+        raise ValueError(f"expected initial state {name} of shape {expected}; "
+                         f"got {shape_of(state)}")
 
 
 def _reset(module, hidden_size):
@@ -96,8 +93,8 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size, hidden_size, bias=True):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         rows = GATES[self.cell] * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))    # (gates*hidden, input)
@@ -167,9 +164,9 @@ class _Layer(nn.Module):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  nonlinearity="tanh"):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        _check_size("num_layers", num_layers)
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        check_positive_int("num_layers", num_layers)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -321,16 +318,14 @@ class CharModel(nn.Module):
             raise ValueError(f"temperature must be > 0; got {temperature!r}")
         generator = torch.Generator().manual_seed(seed)           # sampling runs on the CPU
         device = self.head.weight.device
-        was_training = self.training
-        self.eval()
-        logits, state = self(prompt[None].to(device), return_state=True)  # (1, len(prompt), vocab)
         new = []
-        for _ in range(length):
-            probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)  # (vocab,)
-            next_id = torch.multinomial(probs, 1, generator=generator)          # (1,)
-            new.append(next_id)
-            logits, state = self(next_id[None].to(device), state, return_state=True)
-        self.train(was_training)
+        with eval_mode(self):                                     # mode restored after
+            logits, state = self(prompt[None].to(device), return_state=True)  # (1, len, vocab)
+            for _ in range(length):
+                probs = torch.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)
+                next_id = torch.multinomial(probs, 1, generator=generator)      # (1,)
+                new.append(next_id)
+                logits, state = self(next_id[None].to(device), state, return_state=True)
         return torch.cat(new)
 
 
@@ -342,7 +337,7 @@ def adding_problem(n, T, seed=0):
     first number must be remembered for at least T/2 steps. Predicting the mean (1) scores MSE 1/6.
     Returns X (n, T, 2) float32 and y (n,) float32.
     """
-    _check_size("n", n)
+    check_positive_int("n", n)
     if isinstance(T, bool) or not isinstance(T, int) or T < 2:
         raise ValueError(f"T must be an integer >= 2; got {T!r}")
     generator = torch.Generator().manual_seed(seed)
@@ -362,23 +357,19 @@ def hidden_state_gradients(model, X, y, loss_fn=None):
 
     `model` is a SequenceRegressor (any recurrent layer with `.rnn` and `.head`). The layer is
     run one step at a time so that every h_t (all layers; LSTM: h, not c) is a tensor of the
-    graph; L is the mean loss over the batch (MSE by default). Returns a (T,) tensor on the CPU.
+    graph; L is the mean loss over the batch (MSE by default), in evaluation mode. The norms
+    are in the states' own precision (a float64 model keeps gradients far below 1e-19).
+    Returns a (T,) tensor on the CPU.
     """
     _check_input(X, 3, model.rnn.input_size, "(batch, seq, input_size)")
     loss_fn = loss_fn or nn.MSELoss()
     device = next(model.parameters()).device
     X, y = X.to(device), y.to(device)                         # wherever the model lives
-    was_training = model.training
-    model.eval()
-    state, hidden_states = None, []
-    for t in range(X.shape[1]):
-        _, state = model.rnn(X[:, t:t + 1], state)            # one step
-        h = state[0] if isinstance(state, tuple) else state   # (layers, batch, hidden)
-        hidden_states.append(h)
-    loss = loss_fn(model.head(h[-1]).squeeze(-1), y)          # read out the top layer's h_T
-    grads = torch.autograd.grad(loss, hidden_states)
-    # the norms in the gradients' own dtype: measure.grad_norms squares in float32, which
-    # flushes gradients below ~1e-19 to 0, and in float64 these curves go far lower
-    norms = torch.stack([torch.linalg.vector_norm(g) for g in grads]).cpu()   # (T,)
-    model.train(was_training)
-    return norms
+    with eval_mode(model):                                    # mode restored after
+        state, hidden_states = None, []
+        for t in range(X.shape[1]):
+            _, state = model.rnn(X[:, t:t + 1], state)        # one step
+            h = state[0] if isinstance(state, tuple) else state   # (layers, batch, hidden)
+            hidden_states.append(h)
+        loss = loss_fn(model.head(h[-1]).squeeze(-1), y)      # read out the top layer's h_T
+        return grad_norms(loss, hidden_states)                # (T,)

@@ -1,5 +1,5 @@
 """A small GRU encoder–decoder with pluggable attention, two toy translation
-tasks, and the chapter's pictures of attention.
+tasks, and how well greedy decoding does.
 
 - `Vocab`: characters <-> token ids, with PAD = 0, BOS = 1, EOS = 2.
 - `reversal_task(n, length)`: reverse a sequence of digits ("314" -> "413").
@@ -12,24 +12,26 @@ tasks, and the chapter's pictures of attention.
   or local-p) or Bahdanau's additive attention. `model(src, dec_in)` ->
   logits (batch, T, vocab); `model.greedy(src, steps)` decodes without the
   answer and returns the attention weights for heatmaps.
-- `exact_match(model, src, dec_out)`: the share of sequences decoded
-  entirely right.
-- `plot_attention(ax, model, src, vocab)`: the heatmap of one sequence;
-  `draw_attention_step()`: a diagram of the encoder–decoder with attention.
+- `greedy_scores(model, src, dec_out)`: exact match, token accuracy and
+  accuracy by output step of greedy decoding; `exact_match` the first.
 
+The heatmap of the weights (`plot_attention`) and the diagram of the
+encoder–decoder (`draw_attention_step`) are in companion/diagrams.py.
 Used in: book/06_attention.ipynb.
 """
 import datetime
 import random
+from typing import NamedTuple
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from matplotlib.patches import FancyBboxPatch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ._validate import describe
 from .attention import AdditiveAttention, LuongAttention
+from .measure import eval_mode
+from .training import predict
 
 PAD, BOS, EOS = 0, 1, 2
 ATTENTIONS = ("none", "dot", "general", "concat", "bahdanau")
@@ -197,7 +199,7 @@ class Seq2Seq(nn.Module):
         if (not torch.is_tensor(src) or src.dim() != 2
                 or src.dtype != torch.long):
             raise ValueError(f"src must be int64 token ids of shape (batch, "
-                             f"source); got {_describe(src)}")
+                             f"source); got {describe(src)}")
         mask = src != PAD                                # (batch, S)
         lengths = mask.sum(1).clamp_min(1)               # (batch,)
         x = self.embedding(src)                          # (batch, S, E)
@@ -258,23 +260,22 @@ class Seq2Seq(nn.Module):
         Decoding stops once every sequence has written EOS; the steps left
         are PAD, with weights 0.
         """
-        was_training = self.training
-        self.eval()
-        states, hidden, mask = self.encode(src)
-        token = torch.full((src.shape[0], 1), BOS, dtype=torch.long,
-                           device=src.device)
-        tokens, weights = [], []
-        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        for t in range(steps):
-            logits, hidden, w = self.decode(token, states, hidden, mask,
-                                            offset=t)
-            token = logits.argmax(-1)                    # (batch, 1)
-            tokens.append(token)
-            weights.append(w)
-            done |= token[:, 0] == EOS
-            if bool(done.all()):                         # the rest is PAD
-                break
-        self.train(was_training)
+        with eval_mode(self):                            # mode restored after
+            states, hidden, mask = self.encode(src)
+            token = torch.full((src.shape[0], 1), BOS, dtype=torch.long,
+                               device=src.device)
+            tokens, weights = [], []
+            done = torch.zeros(src.shape[0], dtype=torch.bool,
+                               device=src.device)
+            for t in range(steps):
+                logits, hidden, w = self.decode(token, states, hidden, mask,
+                                                offset=t)
+                token = logits.argmax(-1)                # (batch, 1)
+                tokens.append(token)
+                weights.append(w)
+                done |= token[:, 0] == EOS
+                if bool(done.all()):                     # the rest is PAD
+                    break
         tokens = torch.cat(tokens, 1)                    # (batch, <= steps)
         is_eos = (tokens == EOS).long()
         after_eos = is_eos.cumsum(1) - is_eos > 0
@@ -287,109 +288,28 @@ class Seq2Seq(nn.Module):
         return tokens, F.pad(weights, (0, 0, 0, rest))   # zeros after EOS
 
 
-def _describe(x):
-    if torch.is_tensor(x):
-        return f"{tuple(x.shape)} {x.dtype}"
-    return type(x).__name__
+class GreedyScores(NamedTuple):
+    """How well greedy decoding does on a test set (see `greedy_scores`)."""
+    exact: float              # share of sequences right in full, EOS included
+    tokens: float             # share of target tokens right (padding left out)
+    by_step: torch.Tensor     # (T,) share of sequences right at each output step
+
+
+def greedy_scores(model, src, dec_out, batch_size=1000):
+    """Decode `src` (N, S) greedily for dec_out's T steps and compare with
+    dec_out (N, T): the shares of sequences right in full, of non-padding
+    tokens right, and of sequences right at each output step."""
+    steps = dec_out.shape[1]
+    tokens = predict(model, src, batch_size,
+                     forward=lambda m, s: m.greedy(s, steps)[0])  # (N, T)
+    right = tokens == dec_out.cpu()                      # (N, T)
+    real = dec_out.cpu() != PAD
+    return GreedyScores(right.all(1).sum().item() / len(right),
+                        (right & real).sum().item() / real.sum().item(),
+                        right.float().mean(0))
 
 
 def exact_match(model, src, dec_out, batch_size=1000):
     """Share of sequences whose greedy decoding equals dec_out exactly (up
     to and with EOS)."""
-    hits = 0
-    for start in range(0, len(src), batch_size):
-        s = src[start:start + batch_size]
-        target = dec_out[start:start + batch_size]
-        tokens, _ = model.greedy(s, target.shape[1])
-        hits += (tokens == target).all(1).sum().item()
-    return hits / len(src)
-
-
-# -- pictures ---------------------------------------------------------------
-def plot_attention(ax, model, src, vocab, title=None, extra_steps=12,
-                   decoded=None):
-    """The attention weights of greedy decoding for one source (1, S): one
-    row per output token (and <eos>), one column per source token.
-
-    decoded: `model.greedy(src, ...)` if already computed (tokens, weights).
-    """
-    if model.attention is None:
-        raise ValueError("a model without attention has no weights to show")
-    tokens, weights = decoded or model.greedy(src,
-                                              src.shape[1] + extra_steps)
-    out = list(vocab.decode(tokens[0])) + ["<eos>"]
-    rows = min(len(out), weights.shape[1])
-    source = vocab.decode(src[0])
-    ax.imshow(weights[0, :rows, :len(source)].numpy(), cmap="Blues", vmin=0,
-              vmax=1, aspect="auto")
-    ax.set_xticks(range(len(source)), list(source))
-    ax.set_yticks(range(rows), out[:rows])
-    ax.tick_params(length=0)
-    ax.set(xlabel="source", ylabel="output")
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def draw_attention_step(S=5, T=4, t=2, weights=(0.05, 0.1, 0.6, 0.2, 0.05)):
-    """A diagram of the GRU encoder–decoder with Luong attention at output
-    step t (counted from 0): the decoder state h_t scores every encoder
-    state, the softmax weights make the context c_t, and c_t with h_t
-    predicts the next token. The weights are made up. Returns the Figure."""
-    fig, ax = plt.subplots(figsize=(7.2, 3.9))
-    ax.set_xlim(-0.6, S + T + 1.9)
-    ax.set_ylim(-0.85, 4.45)
-    ax.axis("off")
-    grey, blue, orange = "#555555", "#2b7bba", "#cc6600"
-
-    def box(x, y, text, color):
-        ax.add_patch(FancyBboxPatch((x - 0.36, y - 0.25), 0.72, 0.5,
-                                    boxstyle="round,pad=0.02",
-                                    facecolor=color, edgecolor=grey))
-        ax.text(x, y, text, ha="center", va="center")
-
-    def arrow(x0, y0, x1, y1, color=grey, **kw):
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="->", color=color, **kw))
-
-    def label(x, y, text, **kw):
-        ax.text(x, y, text, ha="center", fontsize=9, color="#333333",
-                bbox=dict(facecolor="white", edgecolor="none", pad=1), **kw)
-
-    for s in range(S):                                   # the encoder
-        ax.text(s, -0.65, f"$x_{s + 1}$", ha="center")
-        arrow(s, -0.4, s, 0.73)
-        box(s, 1, f"$\\bar h_{s + 1}$", "#cfe2f3")
-        if s:
-            arrow(s - 0.62, 1, s - 0.38, 1)
-    label((S - 1) / 2, 0.35, "encoder GRU")
-    x0 = S + 0.6                                         # the decoder
-    for j in range(T):
-        x = x0 + j
-        ax.text(x, -0.65, "<bos>" if j == 0 else f"$y_{j}$", ha="center",
-                fontsize=9)
-        arrow(x, -0.4, x, 0.73)
-        box(x, 1, f"$h_{j + 1}$", "#fde0c5" if j == t else "#f3f3f3")
-        arrow(x - 0.62, 1, x - 0.38, 1)
-    label(x0 + (T - 1) / 2, 0.35, "decoder GRU")
-    xt = x0 + t
-    box(xt, 2.6, "$c_t$", "#d9ead3")                     # the context
-    for s, w in enumerate(weights):                      # width = weight
-        arrow(s, 1.27, xt - 0.3, 2.45, color=blue, lw=0.5 + 6 * w,
-              alpha=0.35 + 0.65 * w, connectionstyle="arc3,rad=-0.15")
-        ax.text(s, 1.5, f"{w:.2f}", ha="center", fontsize=9, color=blue)
-    ax.text(-0.55, 1.85, "weights $\\alpha_{ts}$", fontsize=9, color=blue)
-    arrow(xt, 1.27, xt, 2.33, color=orange)              # h_t: the query
-    ax.text(xt - 0.08, 1.75, "query", fontsize=9, color=orange, ha="right")
-    box(xt, 3.55, "$\\tilde h_t$", "#fff2cc")
-    arrow(xt, 2.87, xt, 3.28)
-    ax.plot([xt + 0.25, xt + 0.25, xt + 0.6, xt + 0.6],
-            [1.25, 1.7, 1.7, 3.55], color=orange, lw=1)
-    arrow(xt + 0.6, 3.55, xt + 0.38, 3.55, color=orange)  # h_t into h̃_t
-    ax.text(xt + 0.7, 3.55, "$\\tanh(W_c[c_t; h_t])$", fontsize=9,
-            va="center")
-    ax.text(xt, 4.2, "$y_t$: scores of the next token", ha="center",
-            fontsize=9)
-    arrow(xt, 3.82, xt, 4.1)
-    fig.tight_layout()
-    return fig
+    return greedy_scores(model, src, dec_out, batch_size).exact

@@ -7,7 +7,8 @@
 
 Multiply-adds count the convolutions and linear layers (the matrix products, where nearly all
 the arithmetic is); batch norm, activations and pooling are cheap element-wise work and count 0.
-Used in: the playgrounds, `cnn.draw_cnn`, and every chapter that prints a model.
+Used in: the playgrounds, `diagrams` (draw_cnn, draw_resnet), and every chapter that prints a
+model.
 """
 import math
 from collections import namedtuple

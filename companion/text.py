@@ -4,6 +4,8 @@ Used in: book/05_rnn.ipynb (the character-level language model)
 """
 import torch
 
+from ._validate import check_positive_int
+
 
 def load_pydoc_topics():
     """The help texts of Python's `pydoc` (module `pydoc_data.topics`), joined: ~465k characters.
@@ -60,8 +62,7 @@ class CharCorpus:
         Y[:, t] is the character that follows X[:, t]. Splitting by position (first 80 % for
         training, then 10 % + 10 %) keeps the parts apart.
         """
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-            raise ValueError(f"seq_len must be a positive integer; got {seq_len!r}")
+        check_positive_int("seq_len", seq_len)
         if not 0.0 <= start < end <= 1.0:
             raise ValueError(f"need 0 <= start < end <= 1; got start={start}, end={end}")
         ids = self.ids[int(start * len(self.ids)):int(end * len(self.ids))]

@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion import activations as A
-from companion.measure import grad_norms
 
 TORCH_FN = {
     "sigmoid": torch.sigmoid,
@@ -129,10 +128,20 @@ def test_init_schemes_set_the_expected_weight_scale(init, std):
     assert (layer.bias == 0).all()
 
 
+def test_weight_grad_norms_equal_backward_and_leave_the_model_alone():
+    torch.manual_seed(0)
+    X, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    model = A.build_mlp("tanh", 3, 32, seed=0).eval()
+    norms = A.weight_grad_norms(model, X, y)
+    assert norms.shape == (4,) and not model.training
+    assert all(p.grad is None for p in model.parameters())
+    F.cross_entropy(model(X), y).backward()
+    expected = [layer.weight.grad.norm() for layer in A.linear_layers(model)]
+    torch.testing.assert_close(norms, torch.stack(expected))
+
+
 def weight_grad_norms(model, X, y):
-    """The chapter's probe: ||dL/dW|| of each Linear layer's weight, input side first."""
-    loss = F.cross_entropy(model(X), y)
-    return grad_norms(loss, [layer.weight for layer in A.linear_layers(model)])
+    return A.weight_grad_norms(model, X, y)         # the chapter's probe, not a copy
 
 
 def test_vanishing_gradients_sigmoid_vs_relu_at_depth_20():

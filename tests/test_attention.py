@@ -10,8 +10,7 @@ from companion.attention import (AdditiveAttention, ConcatScore, DotScore, Gener
                                  masked_softmax, merge_heads, scaled_dot_product_attention,
                                  split_heads)
 from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, Seq2Seq, date_pairs, dates_task,
-                               draw_attention_step, exact_match, plot_attention,
-                               reversal_task)
+                               exact_match, greedy_scores, reversal_task)
 
 
 def gen(seed):
@@ -290,21 +289,19 @@ def test_attention_beats_no_attention_on_reversal():
     assert scores["dot"] > 0.6 and scores["none"] < 0.1, scores
 
 
-def test_attention_pictures():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig = draw_attention_step()
-    assert fig.get_figwidth() <= 7.2
-    plt.close(fig)
-    src = reversal_task(1, 6, seed=0)[0]
+def test_greedy_scores_count_sequences_tokens_and_steps_and_keep_the_mode():
     torch.manual_seed(0)
-    fig, ax = plt.subplots()
-    plot_attention(ax, Seq2Seq(len(DIGITS), 16, 8, attention="dot"), src, DIGITS)
-    assert len(ax.get_xticks()) == 6 and ax.images[0].get_array().shape[1] == 6
-    with pytest.raises(ValueError, match="no weights to show"):
-        plot_attention(ax, Seq2Seq(len(DIGITS), 16, 8, attention="none"), src, DIGITS)
-    plt.close(fig)
+    model = Seq2Seq(len(DIGITS), 16, 8, attention="dot").train()
+    src, _, dec_out = reversal_task(40, 5, min_length=2, seed=0)
+    tokens, _ = model.greedy(src, dec_out.shape[1])
+    target = tokens.clone()
+    target[:10, 0] = torch.where(tokens[:10, 0] == 5, 6, 5)        # 10 sequences wrong
+    scores = greedy_scores(model, src, target, batch_size=7)       # batches of 7: same answer
+    real = target != PAD
+    assert scores.exact == pytest.approx(30 / 40)
+    assert scores.tokens == pytest.approx(1 - 10 / real.sum().item())
+    assert scores.by_step[0].item() == pytest.approx(30 / 40) and torch.all(scores.by_step[1:] == 1)
+    assert model.training and exact_match(model, src, target) == scores.exact
 
 
 # -- clear errors -------------------------------------------------------------------------------

@@ -187,25 +187,6 @@ def test_make_cnn_shapes_and_vanishing_feature_map():
         cnn.make_cnn(pool="min")
 
 
-def test_draw_cnn_labels_every_tensor_shape():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig = cnn.draw_cnn(cnn.LeNet5())
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    for shape in ["1×28×28", "6×28×28", "6×14×14", "16×10×10", "16×5×5", "400", "120", "84", "10"]:
-        assert shape in texts
-    assert "conv 5×5" in texts
-    plt.close(fig)
-
-
-def test_draw_cnn_leaves_the_model_in_its_mode():
-    model = cnn.AlexNetSmall().train()
-    fig = cnn.draw_cnn(model)
-    assert model.training and all(p.grad is None for p in model.parameters())
-    fig.clf()
-
-
 def test_ramp_share_scores_edge_detectors_high_and_noise_low():
     rows, cols = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
     ramp = 0.3 * cols - 0.7 * rows + 2.0                       # a perfect ramp, any direction
@@ -220,22 +201,3 @@ def test_ramp_share_scores_edge_detectors_high_and_noise_low():
     assert cnn.ramp_share(noise).mean().item() == pytest.approx(2 / 24, rel=0.1)
     with pytest.raises(ValueError, match=r"\(num_kernels, kernel_h, kernel_w\).*got \(16, 1, 5, 5\)"):
         cnn.ramp_share(torch.randn(16, 1, 5, 5))
-
-
-def test_diagrams_draw_what_the_chapter_says():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    image = torch.arange(36.0).reshape(6, 6)
-    kernel = torch.tensor([[-1.0, 0.0, 1.0]] * 3)
-    fig = cnn.draw_sliding_kernel(image, kernel, positions=[(0, 0), (2, 3)])
-    texts = [t.get_text() for t in fig.axes[1].texts]
-    # the window at (2, 3) writes that output value, the same as F.conv2d
-    value = F.conv2d(image[None, None], kernel[None, None])[0, 0, 2, 3].item()
-    assert len(fig.axes) == 2 and f"{value:g}" in texts
-    plt.close(fig)
-    block = cnn.Inception(16, c1=8, c2=(8, 16), c3=(4, 8), c4=8)
-    ax = cnn.draw_inception(block)
-    labels = " ".join(t.get_text() for t in ax.texts)
-    assert "3×3 conv\n16 ch" in labels and "concatenate\n40 ch" in labels
-    plt.close(ax.figure)

@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from companion.measure import grad_norms
-from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, depth_mlp, make_shortcut,
-                              resnet18, resnet34, resnet50, small_resnet)
+from companion.resnet import (BasicBlock, Bottleneck, PreActBlock, ResNet, block_grad_norms,
+                              depth_mlp, make_shortcut, resnet18, resnet34, resnet50,
+                              small_resnet)
 
 MODELS = {"resnet18": (resnet18, torchvision.models.resnet18),
           "resnet50": (resnet50, torchvision.models.resnet50)}
@@ -143,10 +143,22 @@ def test_depth_sweep_plain_degrades_residual_trains():
     assert losses[12, True] < 2.0                            # ln(10) = 2.30 is chance
 
 
-def block_grad_norms(model, X, y):
-    """The chapter's probe: the gradient norm of each block's parameters on one batch."""
-    loss = F.cross_entropy(model.train()(X), y)
-    return grad_norms(loss, list(model.blocks))
+def test_block_grad_norms_measure_each_block_on_a_copy_in_training_mode():
+    torch.manual_seed(0)
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(10, (32,))
+    model = depth_mlp(3, residual=True).eval()
+    stats = [b.clone() for b in model.buffers()]
+    norms = block_grad_norms(model, X, y)
+    assert norms.shape == (3,) and not model.training                  # its mode is kept
+    assert all(torch.equal(a, b) for a, b in zip(stats, model.buffers()))  # running stats too
+    assert all(p.grad is None for p in model.parameters())
+    model.train()
+    F.cross_entropy(model(X), y).backward()                             # the same, by hand
+    expected = [torch.cat([p.grad.flatten() for p in block.parameters()]).norm()
+                for block in model.blocks]
+    torch.testing.assert_close(norms, torch.stack(expected))
+    with pytest.raises(ValueError, match=r"\.blocks"):
+        block_grad_norms(resnet18(), X, y)
 
 
 def test_plain_gradients_grow_towards_the_input_residual_ones_stay_even():
