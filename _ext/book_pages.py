@@ -1,11 +1,286 @@
-"""A small Sphinx extension for the built pages: drop duplicate inline scripts.
+"""A small Sphinx extension that makes the built pages light and honest.
 
-sphinx-thebe (which Jupyter Book always loads) adds its inline `const THEBE_JS_URL = ...`
-script twice, and a browser stops at the second declaration with a console error.
+- Widgets need no JavaScript bundle: explorers arrive as plain HTML (`companion.explorer`
+  gives each one a `text/html` form, which `_config.yml` makes MyST-NB prefer), and every other
+  widget output (a playground, which needs a kernel) is drawn here, at build time, from the
+  widget state the execution saved: a snapshot of the build's run with its controls disabled
+  and a note that links to Colab. The widget state and the widget JavaScript leave the page.
+- Images inlined as base64 (explorer results, snapshots) become files in `_images/book/`, so
+  a page's HTML stays small and an explorer loads only the image it shows.
+- Scripts no page uses are dropped: fontawesome.js (the theme's CSS already has the icon
+  font), Thebe (not enabled), and one of sphinx-thebe's two copies of its inline script (a
+  browser stops at the second declaration).
+- Each Exercises section starts with how to do the exercises: open the chapter in Colab (or
+  JupyterLab) and run the cells above first.
+- Each page gets a `<meta name="description">` (its first paragraph), and the first page a
+  tab title that does not repeat the book's title ("Introduction — Deep Learning, Hands-On").
+- Chapters are numbered (`_toc.yml`); pages that are not notebooks (the references) are back
+  matter and keep no number.
 """
+import base64
+import hashlib
+import html
+import json
+import re
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = re.compile(
+    r'<script type="application/vnd\.jupyter\.widget-view\+json">(.*?)</script>', re.S)
+DATA_URI = re.compile(
+    r'(\b(?:src|data-src))="data:image/(png|jpeg|gif|svg\+xml);base64,([A-Za-z0-9+/=\s]+)"')
+DROPPED_SCRIPTS = ("fontawesome.js", "sphinx-thebe.js", "widgets/", "widgets-config.js")
+DROPPED_CSS = ("sphinx-thebe.css",)
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "gif": "gif", "svg+xml": "svg"}
 
 
-def _dedupe_scripts(app, pagename, templatename, context, doctree):
+# ---------------------------------------------------------------------------------------------
+# Launch links
+def colab_url(app, docname):
+    """The chapter's "Open in Colab" URL, as the theme's launch button builds it, or None."""
+    options = app.config.html_theme_options or {}
+    colab = (options.get("launch_buttons") or {}).get("colab_url", "").strip("/")
+    repo = options.get("repository_url", "").strip("/")
+    if not colab or "github.com/" not in repo:
+        return None
+    branch = options.get("repository_branch") or "main"
+    folder = options.get("path_to_docs", "").strip("/")
+    path = f"{folder}/{docname}.ipynb" if folder else f"{docname}.ipynb"
+    org_repo = repo.split("github.com/", 1)[1]
+    return f"{colab}/github/{org_repo}/blob/{branch}/{path}"
+
+
+def _is_notebook(app, docname):
+    return str(app.env.doc2path(docname)).endswith(".ipynb")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises: say how to do them
+def _exercises_note(app, doctree, docname):
+    if not _is_notebook(app, docname):
+        return
+    url = colab_url(app, docname)
+    for section in doctree.findall(nodes.section):
+        title = section.next_node(nodes.title)
+        if title is None or not re.match(r"^(\d+(\.\d+)*\.?\s*)?Exercises\b", title.astext()):
+            continue
+        para = nodes.paragraph(classes=["book-exercises-run"])
+        para += nodes.strong(text="To do these exercises, run the chapter: ")
+        if url:
+            para += nodes.reference(text="open it in Colab", refuri=url)
+            para += nodes.Text(" (or in JupyterLab), ")
+        else:
+            para += nodes.Text("open it in Colab or JupyterLab, ")
+        para += nodes.Text("run all the cells above this heading first (Colab: Runtime ▸ Run "
+                           "before; JupyterLab: Run ▸ Run All Above Selected Cell), then write "
+                           "your answers in the exercise cells and run them; the self-checking "
+                           "ones say whether you got it right. On this page the cells show what "
+                           "they printed at build time, before anyone answered.")
+        section.insert(section.index(title) + 1, para)
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets drawn at build time from their saved state
+def _number(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class Snapshot:
+    """Static HTML for widgets, from the state an execution saved (models by id)."""
+
+    BOXES = {"VBoxModel": "column", "HBoxModel": "row", "BoxModel": "row",
+             "GridBoxModel": "row", "AccordionModel": "column", "TabModel": "column"}
+
+    def __init__(self, state):
+        self.state = state
+
+    def model(self, ref):
+        model_id = ref[len("IPY_MODEL_"):] if ref.startswith("IPY_MODEL_") else ref
+        if model_id not in self.state:
+            raise KeyError(f"widget model {model_id} is not in the saved widget state")
+        entry = self.state[model_id]
+        return entry["model_name"], entry["state"], entry.get("buffers", [])
+
+    def label(self, state):
+        text = state.get("description", "")
+        return f'<span class="book-snapshot-label">{html.escape(text)}</span>' if text else ""
+
+    def control(self, state, inner):
+        return f'<label class="book-snapshot-control">{self.label(state)}{inner}</label>'
+
+    def slider(self, state, value_text, position, count):
+        inner = (f'<input type="range" min="0" max="{max(count - 1, 1)}" value="{position}" '
+                 f'disabled tabindex="-1"><output>{html.escape(value_text)}</output>')
+        return self.control(state, inner)
+
+    def render(self, ref):
+        name, state, buffers = self.model(ref)
+        if name in self.BOXES:
+            children = "".join(self.render(child) for child in state.get("children", []))
+            classes = " ".join(["book-snapshot-box", f"book-snapshot-{self.BOXES[name]}"] +
+                               list(state.get("_dom_classes", [])))
+            return f'<div class="{html.escape(classes)}">{children}</div>'
+        if name == "StackModel":
+            children = state.get("children", [])
+            index = state.get("selected_index")
+            return self.render(children[index]) if children and index is not None else ""
+        if name in ("HTMLModel", "HTMLMathModel"):
+            return (f'<div class="book-snapshot-html">{self.label(state)}'
+                    f'{state.get("value", "")}</div>')
+        if name == "LabelModel":
+            return f'<span class="book-snapshot-text">{html.escape(state.get("value", ""))}</span>'
+        if name == "ImageModel":
+            data = next((b["data"] for b in buffers if b.get("path") == ["value"]), "")
+            fmt = state.get("format", "png")
+            return f'<img src="data:image/{fmt};base64,{data}" alt="" class="book-snapshot-image">'
+        if name == "OutputModel":
+            return ('<div class="book-snapshot-output">' +
+                    "".join(self.output(o) for o in state.get("outputs", [])) + "</div>")
+        if name in ("IntSliderModel", "FloatSliderModel", "FloatLogSliderModel",
+                    "IntRangeSliderModel", "FloatRangeSliderModel", "PlayModel"):
+            low, high = state.get("min", 0), state.get("max", 1)
+            value = state.get("value", low)
+            if name == "FloatLogSliderModel":
+                base = state.get("base", 10)
+                shown = base ** value if isinstance(value, (int, float)) else value
+                text = _number(shown)
+            else:
+                text = _number(value)
+            try:
+                position = round(100 * (value - low) / ((high - low) or 1))
+            except TypeError:
+                position = 0
+            return self.slider(state, text, position, 101)
+        if name == "SelectionSliderModel":
+            labels, index = state.get("_options_labels", []), state.get("index") or 0
+            return self.slider(state, labels[index] if labels else "", index, len(labels))
+        if name in ("DropdownModel", "SelectModel", "RadioButtonsModel",
+                    "ToggleButtonsModel"):
+            labels, index = state.get("_options_labels", []), state.get("index")
+            chosen = labels[index] if labels and index is not None else ""
+            return self.control(state, f'<select disabled tabindex="-1"><option>'
+                                       f'{html.escape(chosen)}</option></select>')
+        if name in ("CheckboxModel", "ToggleButtonModel"):
+            checked = " checked" if state.get("value") else ""
+            return self.control(state, f'<input type="checkbox" disabled tabindex="-1"'
+                                       f'{checked}>')
+        if name in ("IntTextModel", "FloatTextModel", "BoundedIntTextModel",
+                    "BoundedFloatTextModel", "TextModel"):
+            return self.control(state, f'<input type="text" disabled tabindex="-1" '
+                                       f'value="{html.escape(_number(state.get("value", "")))}">')
+        if name == "ButtonModel":
+            return (f'<button type="button" disabled tabindex="-1">'
+                    f'{html.escape(state.get("description", ""))}</button>')
+        raise ValueError(f"book_pages: no static form for the widget {name}; add one to "
+                         f"_ext/book_pages.py (the web book loads no widget JavaScript)")
+
+    def output(self, output):
+        if output.get("output_type") == "stream":
+            return f'<pre class="book-snapshot-stream">{html.escape(output.get("text", ""))}</pre>'
+        if output.get("output_type") == "error":
+            return f'<pre class="book-snapshot-stream">{html.escape(output.get("ename", ""))}</pre>'
+        data = output.get("data", {})
+        if "application/vnd.jupyter.widget-view+json" in data:
+            return self.render(data["application/vnd.jupyter.widget-view+json"]["model_id"])
+        for mime in ("image/png", "image/jpeg"):
+            if mime in data:
+                width = (output.get("metadata", {}).get(mime) or {}).get("width")
+                size = f' width="{int(width)}"' if width else ""
+                return (f'<img src="data:{mime};base64,{data[mime]}"{size} alt="" '
+                        f'class="book-snapshot-image">')
+        if "text/html" in data:
+            value = data["text/html"]
+            return value if isinstance(value, str) else "".join(value)
+        if "text/plain" in data:
+            value = data["text/plain"]
+            value = value if isinstance(value, str) else "".join(value)
+            return f'<pre class="book-snapshot-stream">{html.escape(value)}</pre>'
+        return ""
+
+    def page_widget(self, model_id, colab):
+        link = (f'<a href="{html.escape(colab)}" target="_blank" rel="noopener">'
+                f'Open this chapter in Colab</a>' if colab else "Open this chapter in Colab")
+        note = (f'<p class="book-frozen-note">Snapshot of the build\'s run: these controls '
+                f'need a running Python kernel. {link} or in JupyterLab to change them and '
+                f'train again.</p>')
+        return f'<div class="book-snapshot book-frozen">{note}{self.render(model_id)}</div>'
+
+
+def _pop_widget_state(context):
+    """Remove the widget state and the widget scripts from the page; return the state."""
+    state, kept = {}, []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {}) or {}
+        if attributes.get("type") == WIDGET_STATE:
+            state.update(json.loads(attributes.get("body", "{}")).get("state", {}))
+            continue
+        kept.append(script)
+    context["script_files"] = kept
+    return state
+
+
+def _render_widgets(app, pagename, context, state):
+    body = context.get("body", "")
+    if "application/vnd.jupyter.widget-view+json" not in body:
+        return
+    snapshot, colab = Snapshot(state), colab_url(app, pagename)
+
+    def replace(match):
+        view = json.loads(match.group(1).replace("<\\/", "</"))
+        if isinstance(view, str):
+            view = json.loads(view)
+        try:
+            return snapshot.page_widget(view["model_id"], colab)
+        except (KeyError, ValueError, IndexError) as error:
+            LOGGER.warning(f"{pagename}: a widget cannot be drawn without JavaScript: {error}",
+                           location=pagename)
+            return ""
+    context["body"] = WIDGET_VIEW.sub(replace, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline images to files, assets to drop, title and description
+def _extract_images(app, pagename, context):
+    body = context.get("body", "")
+    if "base64," not in body:
+        return
+    folder = Path(app.outdir) / "_images" / "book"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def replace(match):
+        attribute, kind, data = match.groups()
+        content = base64.b64decode(re.sub(r"\s", "", data))
+        name = f"{hashlib.sha1(content).hexdigest()[:20]}.{EXTENSIONS[kind]}"
+        path = folder / name
+        if not path.exists():
+            path.write_bytes(content)
+        return f'{attribute}="{context["pathto"]("_images/book/" + name, 1)}"'
+    context["body"] = DATA_URI.sub(replace, body)
+
+
+def _lazy_images(context):
+    """Images below the first screen load when the reader scrolls near them."""
+    body = context.get("body", "")
+    context["body"] = re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" ', body)
+
+
+def _drop_assets(context):
+    context["script_files"] = [
+        s for s in context.get("script_files", [])
+        if not any(part in str(getattr(s, "filename", "") or "") for part in DROPPED_SCRIPTS)
+        and "THEBE_JS_URL" not in str((getattr(s, "attributes", {}) or {}).get("body", ""))]
+    context["css_files"] = [
+        c for c in context.get("css_files", [])
+        if not any(part in str(getattr(c, "filename", "") or "") for part in DROPPED_CSS)]
+
+
+def _dedupe_scripts(context):
     seen, unique = set(), []
     for script in context.get("script_files", []):
         key = (getattr(script, "filename", str(script)) or None,   # None and "" alike
@@ -16,6 +291,72 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _title_and_description(app, context, doctree):
+    def plain(text):
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text or "")).split())
+    book = plain(context.get("docstitle") or app.config.html_title)
+    if book and plain(context.get("title")) == book:
+        context["title"] = "Introduction"   # "Introduction — Book", not "Book — Book"
+    if doctree is None:
+        return
+    text = ""
+    for para in doctree.findall(nodes.paragraph):
+        if para.next_node(nodes.literal_block) is None and len(para.astext()) > 60:
+            text = " ".join(para.astext().split())
+            break
+    if text:
+        if len(text) > 200:
+            text = text[:197].rsplit(" ", 1)[0] + "…"
+        context["metatags"] = (context.get("metatags", "") +
+                               f'\n<meta name="description" content="{html.escape(text)}" />')
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    state = _pop_widget_state(context)
+    _render_widgets(app, pagename, context, state)
+    _extract_images(app, pagename, context)
+    _lazy_images(context)
+    _drop_assets(context)
+    _dedupe_scripts(context)
+    _title_and_description(app, context, doctree)
+
+
+def _unnumber_back_matter(app, env):
+    """Drop the section number Sphinx gave a page that is not a chapter (not a notebook): from
+    its own headings, its title (links and the sidebar) and its table of contents."""
+    for docname in list(getattr(env, "toc_secnumbers", {})):
+        if _is_notebook(app, docname):
+            continue
+        env.toc_secnumbers.pop(docname)
+        title = env.titles.get(docname)
+        if title is not None:
+            title.attributes.pop("secnumber", None)
+        if docname in env.tocs:
+            for node in env.tocs[docname].findall(nodes.reference):
+                node.attributes.pop("secnumber", None)
+    return []
+
+
+FONTAWESOME_JS = re.compile(r'\s*<script[^>]*src="[^"]*/fontawesome\.js[^"]*"[^>]*></script>')
+
+
+def _drop_fontawesome_js(app, exception):
+    """The theme's template loads fontawesome.js (1.5 MB, it swaps icons for SVG) on every page;
+    its CSS already draws the same icons from the icon font, so drop the script."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        lean = FONTAWESOME_JS.sub("", text)
+        if lean != text:
+            page.write_text(lean, encoding="utf-8")
+
+
 def setup(app):
-    app.connect("html-page-context", _dedupe_scripts)
+    app.connect("build-finished", _drop_fontawesome_js)
+    app.connect("env-get-updated", _unnumber_back_matter, priority=900)
+    app.connect("doctree-resolved", lambda app, doctree, docname:
+                _exercises_note(app, doctree, docname))
+    # after MyST-NB has added a page's widget scripts (its handler runs at the default 500)
+    app.connect("html-page-context", _page_context, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

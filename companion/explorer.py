@@ -33,8 +33,7 @@ from PIL import Image as PILImage
 
 HAS_STACK = hasattr(widgets, "Stack")   # ipywidgets >= 8
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-BADGE = ("Interactive figure: it runs in your browser, no Python needed. "
-         "Move the controls to switch between results the chapter computed.")
+BADGE = "Interactive: runs in your browser, no Python needed. Try the controls."
 
 # The HTML explorer's script (one copy per explorer, so the HTML works on its own): show the
 # result whose key is the controls' indices; load the other images once the reader reaches for

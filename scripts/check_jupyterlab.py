@@ -1,6 +1,7 @@
 """Walk the path the book promises JupyterLab readers, in headless Chromium.
 
-Starts JupyterLab on localhost (no token), opens the intro, runs all cells, moves the
+Starts JupyterLab on localhost (no token), opens the intro, runs all cells, checks that an
+explorer (if the chapter has one) shows its widgets and switches its result, moves the
 playground's first slider and checks that the parameter table changes, sets the epochs to
 their maximum, presses Train and checks that the live curves image changes at least twice
 before the final frame; any page error fails it. Prints what it saw; exits 1 on failure.
@@ -56,6 +57,31 @@ def fail(message):
     sys.exit(1)
 
 
+def explorers(page):
+    """An explorer in JupyterLab shows its widgets (not the HTML form the web book prefers), and
+    moving its first control switches the result."""
+    boxes = page.locator(".jp-OutputArea-output .book-explorer")
+    if boxes.count() == 0:
+        return
+    if page.locator(".jp-OutputArea-output .book-explorer-html").count():
+        fail("JupyterLab shows an explorer's HTML form instead of its widgets")
+    box = boxes.first
+    box.scroll_into_view_if_needed()
+    shown = ("el => [...el.querySelectorAll('img, .widget-html-content')]"
+             ".filter(e => e.offsetParent !== null).map(e => e.src || e.innerHTML).join('|')")
+    before = box.evaluate(shown)
+    if box.locator("select").count():
+        select = box.locator("select").first
+        options = select.locator("option").all_inner_texts()
+        select.select_option(options[-1] if select.input_value() != options[-1] else options[0])
+    else:
+        box.locator(".noUi-handle, .ui-slider-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"([el, old]) => ({shown})(el) !== old",
+                           arg=[box.element_handle(), before], timeout=20_000)
+    print(f"ok   {boxes.count()} explorers shown as widgets; the first switched its result")
+
+
 def walk(page, port, timeout):
     """Run all cells, move a slider, press Train; exit 1 if the live curves did not move."""
     page.goto(f"http://127.0.0.1:{port}/lab/tree/chapter.ipynb")
@@ -81,6 +107,7 @@ def walk(page, port, timeout):
         " return p.length && p.every(t => /\\[\\d+\\]/.test(t)); }",
         timeout=timeout * 1000)
     print(f"ok   ran all cells in {time.perf_counter() - start:.0f} s")
+    explorers(page)
 
     before = table.inner_text()
     playground = table.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][last()]")
