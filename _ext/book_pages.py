@@ -21,6 +21,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import re
 from pathlib import Path
 
@@ -146,15 +147,12 @@ class Snapshot:
                     "IntRangeSliderModel", "FloatRangeSliderModel", "PlayModel"):
             low, high = state.get("min", 0), state.get("max", 1)
             value = state.get("value", low)
-            if name == "FloatLogSliderModel":
-                base = state.get("base", 10)
-                shown = base ** value if isinstance(value, (int, float)) else value
-                text = _number(shown)
-            else:
-                text = _number(value)
+            text = _number(value)
+            if name == "FloatLogSliderModel":      # value as it is; min and max: exponents
+                value = math.log(value, state.get("base", 10)) if value else low
             try:
                 position = round(100 * (value - low) / ((high - low) or 1))
-            except TypeError:
+            except TypeError:                        # a range slider: [low, high]
                 position = 0
             return self.slider(state, text, position, 101)
         if name == "SelectionSliderModel":

@@ -108,3 +108,83 @@ def test_a_launch_button_only_where_it_can_work():
     if binder:
         assert (TOP / "binder").is_dir() or (TOP / ".binder").is_dir(), \
             "a Binder button without a binder/ environment fails at the first import"
+
+
+# The extension that draws widgets at build time (_ext/book_pages.py), on real widget state.
+def book_pages():
+    import importlib
+    import sys
+    sys.path.insert(0, str(TOP / "_ext"))
+    try:
+        return importlib.import_module("book_pages")
+    finally:
+        sys.path.pop(0)
+
+
+def test_a_playground_is_drawn_from_its_saved_state_with_its_controls_disabled():
+    import base64
+
+    import ipywidgets as widgets
+
+    pages = book_pages()
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    out = widgets.Output()
+    out.outputs = ({"output_type": "display_data", "metadata": {"image/png": {"width": 720}},
+                    "data": {"image/png": png, "text/plain": "<Figure>"}},)
+    box = widgets.VBox([
+        widgets.HBox([widgets.IntSlider(value=3, min=1, max=5, description="depth"),
+                      widgets.FloatLogSlider(value=0.01, min=-4, max=0,
+                                             description="learning rate"),
+                      widgets.Dropdown(options=["relu", "tanh"], value="tanh",
+                                       description="activation"),
+                      widgets.HTML("<b>1,218 parameters</b>")]),
+        widgets.Button(description="Train"), out])
+    state = widgets.Widget.get_manager_state()["state"]     # every live widget
+    view = ('<script type="application/vnd.jupyter.widget-view+json">'
+            + json.dumps({"version_major": 2, "version_minor": 0, "model_id": box.model_id})
+            + "</script>")
+    context = {"body": f"<p>before</p>{view}<p>after</p>"}
+    app = type("App", (), {"config": type("C", (), {"html_theme_options": {
+        "repository_url": "https://github.com/org/book", "repository_branch": "main",
+        "path_to_docs": "", "launch_buttons": {"colab_url": "https://colab.example"}}})()})()
+    pages._render_widgets(app, "book/intro", context, state)
+    body = context["body"]
+    assert "widget-view" not in body and "<p>before</p>" in body and "<p>after</p>" in body
+    assert 'href="https://colab.example/github/org/book/blob/main/book/intro.ipynb"' in body
+    assert "book-frozen-note" in body and "<b>1,218 parameters</b>" in body
+    assert re.search(r'<span class="book-snapshot-label">depth</span><input type="range" '
+                     r'min="0" max="100" value="50" disabled', body)
+    assert "<output>0.01</output>" in body          # a log slider shows its value
+    assert 'value="50"' in body.split("learning rate")[1].split("</label>")[0]
+    assert "<option>tanh</option>" in body and "<select disabled" in body
+    assert '<button type="button" disabled tabindex="-1">Train</button>' in body
+    assert f'<img src="data:image/png;base64,{png}" width="720"' in body
+    controls = re.findall(r"<(?:input|select|button)\b[^>]*>", body)
+    assert len(controls) == 4 and all("disabled" in c for c in controls)
+
+
+def test_a_widget_without_a_static_form_fails_the_build_loudly():
+    import ipywidgets as widgets
+
+    pages = book_pages()
+    picker = widgets.ColorPicker(value="red")
+    state = widgets.Widget.get_manager_state()["state"]
+    with pytest.raises(ValueError, match="no static form for the widget ColorPickerModel"):
+        pages.Snapshot(state).render(picker.model_id)
+
+
+def test_inline_images_become_files_and_the_page_points_at_them(tmp_path):
+    import base64
+
+    pages = book_pages()
+    png = b"\x89PNG one image"
+    data = base64.b64encode(png).decode()
+    context = {"body": f'<img src="data:image/png;base64,{data}"><img data-src='
+                       f'"data:image/png;base64,{data}">',
+               "pathto": lambda name, resource: "../" + name}
+    app = type("App", (), {"outdir": str(tmp_path)})()
+    pages._extract_images(app, "book/x", context)
+    files = list((tmp_path / "_images" / "book").iterdir())
+    assert len(files) == 1 and files[0].read_bytes() == png
+    assert context["body"] == (f'<img src="../_images/book/{files[0].name}"><img data-src='
+                               f'"../_images/book/{files[0].name}">')
