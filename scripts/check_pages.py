@@ -159,8 +159,11 @@ def serve(root):
         def end_headers(self):
             self.send_header("Cache-Control", "no-store")   # every page: a first visit
             super().end_headers()
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass                   # a page that navigated away mid-file (the phone menu walk)
     handler = functools.partial(Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
