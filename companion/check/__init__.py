@@ -23,3 +23,4 @@ from .learning import adam_step, batchnorm_train, stable_cross_entropy, value_si
 from .mnist import confusion_matrix, standardize
 from .resnet import basic_block, bottleneck_block, stage_params
 from .rnn import clip_gradients, gru_step, lstm_step
+from .transformer import block_params, causal_mask, layer_norm, sinusoidal_positions
