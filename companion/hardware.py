@@ -50,13 +50,16 @@ def fast_channels_last(device):
     return device.type == "cpu" and torch.backends.cpu.get_cpu_capability().startswith("AVX")
 
 
-def resolve(setting, device, decide):
-    """`setting` as a bool: True/False as given, "auto" decided by `decide(device)`."""
-    if setting == "auto":
+def resolve(setting, device, decide, name="setting"):
+    """`setting` as a bool: True/False as given, "auto" decided by `decide(device)`.
+
+    `name` is the argument's name, for the error message (`amp`, `channels_last`).
+    """
+    if isinstance(setting, str) and setting == "auto":
         return decide(device)
     if isinstance(setting, bool):
         return setting
-    raise ValueError(f"expected True, False or 'auto'; got {setting!r}")
+    raise ValueError(f"{name} must be True, False or 'auto'; got {setting!r}")
 
 
 def describe_cpu():

@@ -399,9 +399,10 @@ def evaluate(model, data, batch_size=1024, *, step=None, loss_fn=None, collate=N
     defaults to where the model lives. The model's train/eval mode is left as it was."""
     device = torch.device(device) if device is not None else _model_device(model)
     loop = Loop(step or classify_step, loss_fn or nn.CrossEntropyLoss(), device,
-                amp=hardware.resolve(amp, device, hardware.fast_amp),
+                amp=hardware.resolve(amp, device, hardware.fast_amp, "amp"),
                 channels_last=hardware.resolve(channels_last, device,
-                                               hardware.fast_channels_last),
+                                               hardware.fast_channels_last,
+                                               "channels_last"),
                 collate=collate)
     return _evaluate(model, _on_device(data, "data", device), loop, batch_size)
 
@@ -569,9 +570,10 @@ def fit(model, train, test=None, *, epochs, val=None, val_split=None, batch_size
 
     device = _pick_device(device)
     loop = Loop(step, loss_fn, device,
-                amp=hardware.resolve(amp, device, hardware.fast_amp),
+                amp=hardware.resolve(amp, device, hardware.fast_amp, "amp"),
                 channels_last=hardware.resolve(channels_last, device,
-                                               hardware.fast_channels_last),
+                                               hardware.fast_channels_last,
+                                               "channels_last"),
                 collate=collate)
     model.to(device)
     if loop.channels_last:

@@ -104,6 +104,8 @@ def test_hardware_settings_resolve():
     assert hardware.resolve("auto", "cpu", lambda device: "decided") == "decided"
     with pytest.raises(ValueError, match="True, False or 'auto'"):
         hardware.resolve("yes", "cpu", hardware.fast_amp)
+    with pytest.raises(ValueError, match="^amp must be True, False or 'auto'; got 'yes'"):
+        hardware.resolve("yes", "cpu", hardware.fast_amp, "amp")
     assert hardware.resolve(False, "cpu", lambda device: True) is False
 
 

@@ -94,12 +94,13 @@ def test_onecycle_amp_channels_last_on_a_small_cnn(monkeypatch):
     X = torch.rand(64, 3, 8, 8)             # 3 channels: NCHW and NHWC strides differ
     y = (X.mean(dim=(1, 2, 3)) > 0.5).long()
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
-    rates, seen = [], []
+    rates, momenta, seen = [], [], []
 
     class SpySchedule(torch.optim.lr_scheduler.OneCycleLR):
         def step(self, *args, **kwargs):
             super().step(*args, **kwargs)
             rates.append(self.optimizer.param_groups[0]["lr"])
+            momenta.append(self.optimizer.param_groups[0]["momentum"])
 
     def spy_step(model, batch, loss_fn):     # what the arithmetic and layout really are
         images, weight = batch[0], model[0].weight
@@ -112,7 +113,7 @@ def test_onecycle_amp_channels_last_on_a_small_cnn(monkeypatch):
 
     monkeypatch.setattr(torch.optim.lr_scheduler, "OneCycleLR", SpySchedule)
     history = fit(model, (X, y), (X, y), epochs=3, batch_size=16, lr=1e-2, live=False,
-                  lr_schedule="onecycle", amp=True, channels_last=True, optimizer="sgd",
+                  lr_schedule="onecycle", amp=True, channels_last=True, optimizer="nesterov",
                   step=spy_step, device="cpu")
     assert history.epochs == 3 and all(0 <= a <= 1 for a in history.test_acc)
     assert seen and all(all(checks) for checks in seen), seen[0]
@@ -121,6 +122,8 @@ def test_onecycle_amp_channels_last_on_a_small_cnn(monkeypatch):
     assert rates[0] == pytest.approx(1e-2 / 25)        # OneCycleLR starts at max_lr / 25
     assert 0 < peak < len(rates) - 1 and max(rates) > 0.9e-2 and rates[-1] < rates[0]
     assert model[0].weight.is_contiguous()             # returned in the default layout
+    assert max(momenta) == pytest.approx(0.95, abs=0.01)     # momentum cycles too
+    assert min(momenta) == pytest.approx(0.85, abs=0.01)
 
 
 def test_stop_at_reads_validation_accuracy_and_tests_once_at_the_end():
@@ -390,8 +393,10 @@ def test_auto_arithmetic_follows_the_hardware(monkeypatch):
     fit(mlp(), train, epochs=1, batch_size=480, amp=True, step=spy_step, live=False,
         device="cpu")
     assert seen == [True]                   # amp=True is obeyed whatever the hardware
-    with pytest.raises(ValueError, match="True, False or 'auto'"):
+    with pytest.raises(ValueError, match="^amp must be True, False or 'auto'"):
         fit(mlp(), train, epochs=1, amp="maybe", live=False, device="cpu")
+    with pytest.raises(ValueError, match="^channels_last must be True, False or 'auto'"):
+        fit(mlp(), train, epochs=1, channels_last=1, live=False, device="cpu")
 
 
 def test_classify_step_with_several_inputs():
