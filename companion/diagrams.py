@@ -469,3 +469,61 @@ def draw_attention_step(S=5, T=4, t=2, weights=(0.05, 0.1, 0.6, 0.2, 0.05)):
     arrow(xt, 3.82, xt, 4.1)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- transformer
+def draw_transformer_block(ax=None, norm_first=True):
+    """One Transformer block, bottom to top: two residual branches (self-
+    attention, feed-forward), LayerNorm before each branch (pre-LN) or after
+    each addition (post-LN). Returns the Axes. Used in 07_transformer."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN / 2, 5.0))
+    ink, stream = "#333333", "#e07b00"
+    colors = {"LayerNorm": "#fde0c5", "self-attention": "#cfe2f3",
+              "feed-forward": "#d9ead3"}
+    if norm_first:                             # x + f(LN(x)), twice
+        parts = ["LayerNorm", "self-attention", "+", "LayerNorm",
+                 "feed-forward", "+"]
+        shortcuts = [(0.4, 3), (3.45, 6)]      # (leaves at y, joins at +)
+    else:                                      # LN(x + f(x)), twice
+        parts = ["self-attention", "+", "LayerNorm", "feed-forward", "+",
+                 "LayerNorm"]
+        shortcuts = [(0.4, 2), (3.45, 5)]
+    top = len(parts) + 1
+    ax.annotate("", xy=(0, top), xytext=(0, 0), zorder=0,
+                arrowprops=dict(arrowstyle="-|>", color=stream, lw=2.5))
+    for start, end in shortcuts:
+        ax.plot([0, 1.6, 1.6], [start, start, end], color=stream, lw=1.5)
+        ax.annotate("", xy=(0.25, end), xytext=(1.6, end),
+                    arrowprops=dict(arrowstyle="-|>", color=stream, lw=1.5))
+    for y, part in enumerate(parts, start=1):
+        if part == "+":
+            ax.add_patch(Circle((0, y), 0.25, facecolor="white",
+                                edgecolor=ink, zorder=2))
+            ax.text(0, y, "+", ha="center", va="center", fontsize=12)
+        else:
+            ax.add_patch(FancyBboxPatch((-1.1, y - 0.3), 2.2, 0.6,
+                                        boxstyle="round,pad=0.04", zorder=2,
+                                        facecolor=colors[part],
+                                        edgecolor=ink))
+            ax.text(0, y, part, ha="center", va="center", fontsize=9,
+                    zorder=3)
+    ax.text(0, -0.35, "x", ha="center", fontsize=11)
+    ax.text(-1.6, len(parts) / 2 + 0.5, "residual stream", rotation=90,
+            ha="center", va="center", fontsize=9, color=stream)
+    ax.set_xlim(-2.1, 2.1)
+    ax.set_ylim(-0.6, top + 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("pre-LN (GPT-2)" if norm_first else
+                 "post-LN (Vaswani et al. 2017)", fontsize=10)
+    return ax
+
+
+def draw_transformer_blocks():
+    """The post-LN block (left) beside the pre-LN block (right): the Figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN, 5.0))
+    draw_transformer_block(axes[0], norm_first=False)
+    draw_transformer_block(axes[1], norm_first=True)
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,8 @@ cache.
   (B, T) -> scores for the next token (B, T, V).
 - `generate(model, prompt, num_new, ...)`: sampling, with or without a
   key/value cache (the same tokens at temperature 0).
+- `InPieces(gpt, window)`: a GPT of a shorter context reads longer windows
+  in independent pieces (the playground's way to vary the context).
 - `RandomWindows(ids, seq_len, num_windows)`: a Dataset of windows of a
   text at random places, fresh ones every epoch (for `fit`).
 
@@ -300,6 +302,31 @@ class GPT(nn.Module):
                 maps.append(weights)
                 x = block(x, is_causal=True)
         return torch.stack(maps)
+
+
+class InPieces(nn.Module):
+    """A GPT with a context shorter than the windows it is given: each
+    (batch, window) batch is read as independent pieces of `gpt.context`
+    tokens, so models of any context score the same windows."""
+
+    def __init__(self, gpt, window):
+        super().__init__()
+        if not _is_count(window) or window % gpt.context:
+            raise ValueError(f"window must be a multiple of the GPT's context "
+                             f"({gpt.context}); got {window!r}")
+        self.gpt, self.window = gpt, window
+
+    def __repr__(self):
+        return f"InPieces({self.gpt!r}, window={self.window})"
+
+    def forward(self, X):                      # X (batch, window) int64
+        if X.dim() != 2 or X.shape[1] != self.window:
+            raise ValueError(f"InPieces expects (batch, {self.window}) "
+                             f"tokens; got {tuple(X.shape)}")
+        batch = X.shape[0]
+        pieces = X.reshape(-1, self.gpt.context)   # (batch * pieces, C)
+        scores = self.gpt(pieces)                  # (batch * pieces, C, V)
+        return scores.reshape(batch, self.window, -1)  # (batch, window, V)
 
 
 # -- data ----------------------------------------------------------------

@@ -11,8 +11,8 @@ from torch import nn
 from companion.book import default_threads
 from companion.summary import count_params
 from companion.training import fit, next_token_step
-from companion.transformer import (GPT, KVCache, LayerNorm, RandomWindows, TransformerBlock,
-                                   causal_mask, generate, sinusoidal_positions)
+from companion.transformer import (GPT, InPieces, KVCache, LayerNorm, RandomWindows,
+                                   TransformerBlock, causal_mask, generate, sinusoidal_positions)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -375,3 +375,42 @@ def test_random_windows_are_shifted_pairs_fresh_every_time_and_seeded():
         RandomWindows(torch.arange(5), 8, 3)
     with pytest.raises(ValueError, match="positive"):
         RandomWindows(ids, 0, 3)
+
+
+def test_in_pieces_reads_each_piece_independently_and_checks_its_window():
+    torch.manual_seed(0)
+    gpt = GPT(vocab_size=7, d_model=16, num_heads=2, num_layers=1, context=4)
+    model = InPieces(gpt, window=12)
+    X = torch.randint(0, 7, (2, 12))
+    out = model(X)                                   # (2, 12, 7)
+    pieces = [gpt(X[:, i:i + 4]) for i in range(0, 12, 4)]
+    assert out.shape == (2, 12, 7)
+    assert torch.allclose(out, torch.cat(pieces, dim=1), atol=1e-6)
+    changed = X.clone()
+    changed[:, 3] = (changed[:, 3] + 1) % 7          # the end of piece 0
+    assert torch.equal(model(changed)[:, 4:], out[:, 4:])  # others unmoved
+    with pytest.raises(ValueError, match="multiple of the GPT's context"):
+        InPieces(gpt, window=10)
+    with pytest.raises(ValueError, match=r"\(batch, 12\)"):
+        model(X[:, :8])
+    assert "window=12" in repr(model)
+
+
+def test_draw_transformer_blocks_shows_the_two_orders():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from companion.book import COLUMN
+    from companion.diagrams import draw_transformer_blocks
+
+    fig = draw_transformer_blocks()
+    post, pre = ([t.get_text() for t in ax.texts] for ax in fig.axes)
+    boxes = ("self-attention", "LayerNorm", "feed-forward")
+    # post-LN: the LayerNorm follows each addition; pre-LN: it comes first
+    assert [t for t in post if t in boxes + ("+",)] == [
+        "self-attention", "+", "LayerNorm", "feed-forward", "+", "LayerNorm"]
+    assert [t for t in pre if t in boxes + ("+",)] == [
+        "LayerNorm", "self-attention", "+", "LayerNorm", "feed-forward", "+"]
+    assert fig.get_figwidth() == COLUMN
+    plt.close(fig)
