@@ -9,6 +9,10 @@ from companion import check
 from companion import transformer as TF
 from companion.check import transformer as checks
 
+from test_solutions import solutions
+
+BOOK = solutions("07_transformer")   # as the notebook shows them
+
 
 def assert_hint(result, words):
     assert result.status == check.FAILED, result
@@ -26,8 +30,7 @@ def test_every_check_is_exported_and_reports_a_stub_as_not_done():
 
 
 # ------------------------------------------------------------------ the causal mask
-def my_causal_mask(T):                                 # the book's solution
-    return torch.ones(T, T, dtype=torch.bool).tril()
+my_causal_mask = BOOK["my_causal_mask"]            # the book's solution
 
 
 def test_causal_mask_accepts_the_solution_and_the_companions():
@@ -48,14 +51,7 @@ def test_causal_mask_rejects_typical_mistakes():
 
 
 # ------------------------------------------------------------------ positions
-def my_positions(num_positions, d_model):              # the book's solution
-    position = torch.arange(num_positions)[:, None]            # (P, 1)
-    two_i = torch.arange(0, d_model, 2)                        # (d/2,)
-    angle = position / 10000 ** (two_i / d_model)              # (P, d/2)
-    table = torch.zeros(num_positions, d_model)
-    table[:, 0::2] = torch.sin(angle)
-    table[:, 1::2] = torch.cos(angle)
-    return table
+my_positions = BOOK["my_positions"]              # the book's solution
 
 
 def variant(**kwargs):
@@ -80,10 +76,7 @@ def test_positions_reject_typical_mistakes():
 
 
 # ------------------------------------------------------------------ LayerNorm
-def my_layer_norm(x, weight, bias, eps=1e-5):         # the book's solution
-    mean = x.mean(dim=-1, keepdim=True)
-    var = x.var(dim=-1, unbiased=False, keepdim=True)          # divided by n
-    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+my_layer_norm = BOOK["my_layer_norm"]             # the book's solution
 
 
 def test_layer_norm_accepts_the_solution_and_restores_pytorch():
@@ -119,11 +112,7 @@ def test_layer_norm_rejects_typical_mistakes():
 
 
 # ------------------------------------------------------------------ parameter count
-def my_block_params(d_model, d_ff):                    # the book's solution
-    attention = 4 * d_model * d_model + 4 * d_model    # W_Q, W_K, W_V, W_O + biases
-    feed_forward = 2 * d_model * d_ff + d_ff + d_model
-    norms = 2 * 2 * d_model                            # two LayerNorms
-    return attention + feed_forward + norms
+my_block_params = BOOK["my_block_params"]           # the book's solution
 
 
 def test_block_params_accepts_the_solution():

@@ -8,19 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.book import default_threads
 from companion.summary import count_params
 from companion.training import fit, next_token_step
 from companion.transformer import (GPT, InPieces, KVCache, LayerNorm, RandomWindows,
                                    TransformerBlock, causal_mask, generate, sinusoidal_positions)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(default_threads())
-    yield
-    torch.set_num_threads(before)
 
 
 def gen(seed):
