@@ -329,6 +329,33 @@ class CharModel(nn.Module):
         return torch.cat(new)
 
 
+class SampleSnapshots:
+    """A `fit` callback: every `every` batches (and before the first), a text sample from the
+    CharModel being trained, for a slider that scrubs through training. `samples` maps the
+    epochs done so far (a float, 0 = untrained) to the generated ids (1-D int64).
+    Sampling uses its own generator (`seed`), so the run trains exactly as without it."""
+
+    def __init__(self, model, prompt, every, length=120, temperature=0.5, seed=0):
+        if not isinstance(model, CharModel):
+            raise ValueError(f"SampleSnapshots needs a CharModel; got {type(model).__name__}")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a number of batches >= 1; got {every!r}")
+        self.model, self.prompt, self.every = model, prompt, every
+        self.settings = dict(length=length, temperature=temperature, seed=seed)
+        self.samples = {0.0: self._sample()}
+
+    def _sample(self):
+        return self.model.generate(self.prompt, **self.settings)
+
+    def batch_end(self, record):
+        if record.batch % self.every == 0 or record.batch == record.num_batches:
+            epochs = round(record.epoch + record.batch / record.num_batches, 2)
+            self.samples[epochs] = self._sample()
+
+    def __repr__(self):
+        return f"SampleSnapshots({len(self.samples)} samples, every {self.every} batches)"
+
+
 # -- the adding problem and the gradient through time ----------------------------------------
 def adding_problem(n, T, seed=0):
     """n sequences of T steps, each step (value, marker); the target is the sum of the 2 marked values.

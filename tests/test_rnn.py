@@ -7,8 +7,8 @@ from torch import nn
 
 from companion import rnn
 from companion.rnn import (GRU, LSTM, RNN, CharModel, GRUCell, LSTMCell, RNNCell,
-                           SequenceRegressor, adding_problem, hidden_state_gradients,
-                           make_recurrent, set_forget_bias)
+                           SampleSnapshots, SequenceRegressor, adding_problem,
+                           hidden_state_gradients, make_recurrent, set_forget_bias)
 from companion.text import CharCorpus, load_pydoc_topics
 
 CELLS = {"RNN": (RNNCell, nn.RNNCell), "LSTM": (LSTMCell, nn.LSTMCell), "GRU": (GRUCell, nn.GRUCell)}
@@ -200,6 +200,29 @@ def test_char_corpus_and_model():
     assert model(X).shape == (3, 3, corpus.vocab_size)
     new = model.generate(corpus.encode("he"), 10, temperature=0.5, seed=0)
     assert new.shape == (10,) and torch.equal(new, model.generate(corpus.encode("he"), 10, 0.5, 0))
+
+
+def test_sample_snapshots_record_training_without_changing_it():
+    from companion.training import fit, next_token_step
+    corpus = CharCorpus("the cat sat on the mat. " * 20)
+    data = corpus.windows(8)
+    runs = []
+    for snapshots in (False, True):
+        torch.manual_seed(0)
+        model = CharModel(corpus.vocab_size, "LSTM", hidden_size=16)
+        callback = SampleSnapshots(model, corpus.encode("the "), every=5, length=12)
+        history = fit(model, data, epochs=2, batch_size=8, lr=1e-2, step=next_token_step,
+                      live=False, callbacks=[callback] if snapshots else [])
+        runs.append((history.train_loss, model.head.weight.detach().clone(), callback))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])  # same training
+    samples = runs[1][2].samples
+    assert list(samples)[0] == 0.0 and max(samples) == 2.0 and len(samples) >= 4
+    assert all(ids.shape == (12,) for ids in samples.values())
+    assert not torch.equal(samples[0.0], samples[2.0])      # the model changed its mind
+    with pytest.raises(ValueError, match="every must be"):
+        SampleSnapshots(runs[1][2].model, corpus.encode("a"), every=0)
+    with pytest.raises(ValueError, match="needs a CharModel"):
+        SampleSnapshots(nn.Linear(2, 2), corpus.encode("a"), every=1)
 
 
 def test_pydoc_corpus_ships_with_python():
