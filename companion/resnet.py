@@ -4,7 +4,8 @@ The blocks keep torchvision's parameter names and stride placement ("ResNet v1.5
 downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load torchvision's
 ``state_dict`` with ``strict=True`` and compute the same outputs.
 
-`block_grad_norms(model, X, y)` is the chapter's probe: the gradient norm of each block. The
+`block_grad_norms(model, X, y)` is the chapter's probe: the gradient norm of each block;
+`GradientSnapshots` records it, with every batch's loss, while `fit` trains. The
 drawings of blocks and ResNets are in companion/diagrams.py. Used in: book/04_resnet.ipynb
 """
 import copy
@@ -309,3 +310,30 @@ def block_grad_norms(model, X, y):
     device = next(probe.parameters()).device
     loss = F.cross_entropy(probe(X.to(device)), y.to(device))
     return grad_norms(loss, list(probe.blocks))
+
+
+class GradientSnapshots:
+    """A `fit` callback that films a DepthMLP's training: the loss of every batch, and the
+    per-block gradient norms (`block_grad_norms`) on one fixed batch (X, y) before the first
+    step and `per_epoch` times an epoch, the last at the epoch's end.
+
+    After fit: `losses` (a float per batch), `norms` (a (num_blocks,) tensor per snapshot,
+    1 + epochs * per_epoch of them) and `epochs` (when each was taken: 0, 0.5, 1, ...).
+    """
+
+    def __init__(self, model, X, y, per_epoch=2):
+        check_positive_int("GradientSnapshots: per_epoch", per_epoch)
+        self.model, self.X, self.y, self.per_epoch = model, X, y, per_epoch
+        self.losses, self.epochs = [], [0.0]
+        self.norms = [block_grad_norms(model, X, y)]        # before the first step
+
+    def batch_end(self, record):
+        self.losses.append(record.loss)
+        done, before = record.batch * self.per_epoch, (record.batch - 1) * self.per_epoch
+        if done // record.num_batches > before // record.num_batches:   # a checkpoint passed
+            self.norms.append(block_grad_norms(self.model, self.X, self.y))
+            self.epochs.append(record.epoch + done // record.num_batches / self.per_epoch)
+
+    def __repr__(self):
+        return (f"GradientSnapshots({len(self.norms)} snapshots, {len(self.losses)} batch "
+                f"losses)")

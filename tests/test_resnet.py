@@ -206,3 +206,27 @@ def test_original_block_gates_the_shortcut_preactivation_does_not():
 def test_clear_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_gradient_snapshots_film_training_at_every_half_epoch():
+    from companion.resnet import GradientSnapshots
+    from companion.training import fit
+    torch.manual_seed(0)
+    X, y = torch.randn(100, 1, 28, 28), torch.randint(10, (100,))
+    model = depth_mlp(3, residual=True)
+    fresh = block_grad_norms(model, X[:32], y[:32])
+    film = GradientSnapshots(model, X[:32], y[:32], per_epoch=2)
+    history = fit(model, (X, y), epochs=2, batch_size=30, live=False, callbacks=[film])
+    assert len(film.losses) == 2 * 4                           # 4 batches an epoch
+    assert film.epochs == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert len(film.norms) == 5 and all(n.shape == (3,) for n in film.norms)
+    torch.testing.assert_close(film.norms[0], fresh)           # taken before the first step
+    torch.testing.assert_close(film.norms[-1], block_grad_norms(model, X[:32], y[:32]))
+    assert not torch.equal(film.norms[0], film.norms[-1])      # training changed them
+    # the mean of an epoch's batch losses, weighted by batch size, is its training loss
+    sizes = torch.tensor([30, 30, 30, 10.0])
+    for epoch in range(2):
+        losses = torch.tensor(film.losses[4 * epoch:4 * epoch + 4])
+        assert abs((losses * sizes).sum() / 100 - history.train_loss[epoch]) < 1e-5
+    with pytest.raises(ValueError, match="per_epoch"):
+        GradientSnapshots(model, X, y, per_epoch=0)

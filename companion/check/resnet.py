@@ -181,4 +181,5 @@ def stage_params(fn):
         raise Hint(f"{stage} {args}: got {got:,}. Each block has two 3×3 convolutions "
                    "(no bias) and two batch norms; the first may add a projection.")
     return ("the parameter counts of " + ", ".join(STAGES)
-            + " agree with the companion's ResNet.")
+            + " are right: they equal the counts of those stages built from the"
+            + " companion's BasicBlock.")
