@@ -201,3 +201,20 @@ def test_ramp_share_scores_edge_detectors_high_and_noise_low():
     assert cnn.ramp_share(noise).mean().item() == pytest.approx(2 / 24, rel=0.1)
     with pytest.raises(ValueError, match=r"\(num_kernels, kernel_h, kernel_w\).*got \(16, 1, 5, 5\)"):
         cnn.ramp_share(torch.randn(16, 1, 5, 5))
+
+
+def test_kernel_snapshots_record_the_kernels_during_fit():
+    from companion.training import fit
+    torch.manual_seed(0)
+    model = cnn.LeNet5()
+    X, y = torch.rand(96, 1, 28, 28), torch.randint(0, 10, (96,))
+    start = model.features[0].weight.detach().clone()
+    snapshots = cnn.KernelSnapshots(model.features[0], steps=[1, 3, 6])
+    fit(model, (X, y), epochs=2, batch_size=32, lr=1e-2, callbacks=[snapshots], live=False)
+    assert snapshots.steps == [0, 1, 3, 6]                  # 3 batches an epoch, 2 epochs
+    assert torch.equal(snapshots.kernels[0], start)
+    assert torch.equal(snapshots.kernels[-1], model.features[0].weight.detach())
+    assert not torch.equal(snapshots.kernels[1], snapshots.kernels[0])   # copies, not views
+    assert "4 snapshots" in repr(snapshots)
+    with pytest.raises(ValueError, match="nn.Conv2d"):
+        cnn.KernelSnapshots(model.features[1], steps=[1])
