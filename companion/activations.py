@@ -5,8 +5,8 @@ derivative, also from the formula, not from autograd). `get(name)` returns one. 
 the module holds the tools the chapter measures with: a deep-MLP builder, its linear layers,
 their gradient norms (`weight_grad_norms`) and the fraction of dead units (`dead_fraction`).
 
-Used in: book/02_activations.ipynb; tests/test_activations.py (weight_grad_norms, the chapter's
-probe, which the chapter still defines for itself until its rewrite).
+Used in: book/02_activations.ipynb (every probe of its sections 4-7);
+tests/test_activations.py.
 """
 import math
 
