@@ -14,6 +14,9 @@ tasks, and how well greedy decoding does.
   answer and returns the attention weights for heatmaps.
 - `greedy_scores(model, src, dec_out)`: exact match, token accuracy and
   accuracy by output step of greedy decoding; `exact_match` the first.
+- `greedy_centres(model, src)`: where a local model centres its window.
+- `AttentionSnapshots(model, src, per_epoch)`: a `fit` callback that keeps the
+  greedy output and attention weights of `src` while the model trains.
 
 The heatmap of the weights (`plot_attention`) and the diagram of the
 encoder–decoder (`draw_attention_step`) are in companion/diagrams.py.
@@ -288,6 +291,24 @@ class Seq2Seq(nn.Module):
         return tokens, F.pad(weights, (0, 0, 0, rest))   # zeros after EOS
 
 
+def greedy_centres(model, src):
+    """Local attention: the window centres p_t that greedy decoding of src
+    (N, S) uses, (N, S + 1), with the decoder outputs (N, S + 1, H) and the
+    encoder states (N, S, H) they were computed from."""
+    if getattr(model.attention, "mode", "global") == "global":
+        raise ValueError("greedy_centres needs a local-m or local-p model; "
+                         "global attention has no centre p_t")
+    S = src.shape[1]
+    with torch.no_grad():
+        states, hidden, mask = model.encode(src)
+        tokens, _ = model.greedy(src, S + 1)
+        bos = torch.full_like(tokens[:, :1], BOS)
+        dec_in = torch.cat([bos, tokens[:, :-1]], 1)    # <bos> + outputs
+        outputs, _ = model.decoder(model.embedding(dec_in), hidden)
+        centres = model.attention.centres(outputs, mask.sum(1))
+    return centres, outputs, states
+
+
 class GreedyScores(NamedTuple):
     """How well greedy decoding does on a test set (see `greedy_scores`)."""
     exact: float              # share of sequences right in full, EOS included
@@ -313,3 +334,32 @@ def exact_match(model, src, dec_out, batch_size=1000):
     """Share of sequences whose greedy decoding equals dec_out exactly (up
     to and with EOS)."""
     return greedy_scores(model, src, dec_out, batch_size).exact
+
+
+class AttentionSnapshots:
+    """A `fit` callback: the greedy tokens and attention weights of `src`
+    (1, S) before training and `per_epoch` times an epoch, for a slider
+    that scrubs through training. `snapshots` maps the epochs done (0,
+    1 / per_epoch, ...; recorded at the first batch that reaches each) to
+    `(tokens, weights)`, as `model.greedy` returns them."""
+
+    def __init__(self, model, src, per_epoch=4, extra_steps=2):
+        if model.attention is None:
+            raise ValueError("a model without attention has no weights to "
+                             "record")
+        if not isinstance(per_epoch, int) or per_epoch < 1:
+            raise ValueError(f"per_epoch must be a whole number >= 1; got "
+                             f"{per_epoch!r}")
+        self.model, self.src, self.per_epoch = model, src, per_epoch
+        self.steps = src.shape[1] + extra_steps
+        self.snapshots = {0.0: model.greedy(src, self.steps)}
+
+    def __repr__(self):
+        return (f"AttentionSnapshots({len(self.snapshots)} snapshots, "
+                f"{self.per_epoch} an epoch)")
+
+    def batch_end(self, record):
+        part = record.batch * self.per_epoch // record.num_batches
+        if part > (record.batch - 1) * self.per_epoch // record.num_batches:
+            epochs = record.epoch + part / self.per_epoch
+            self.snapshots[epochs] = self.model.greedy(self.src, self.steps)

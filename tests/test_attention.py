@@ -9,8 +9,10 @@ from companion.attention import (AdditiveAttention, ConcatScore, DotScore, Gener
                                  LuongAttention, MultiHeadAttention, attention_weights,
                                  masked_softmax, merge_heads, scaled_dot_product_attention,
                                  split_heads)
-from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, Seq2Seq, date_pairs, dates_task,
-                               exact_match, greedy_scores, reversal_task)
+from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, AttentionSnapshots, Seq2Seq,
+                               date_pairs, dates_task, exact_match, greedy_centres,
+                               greedy_scores, reversal_task)
+from companion.training import fit, seq2seq_step
 
 
 def gen(seed):
@@ -302,6 +304,40 @@ def test_greedy_scores_count_sequences_tokens_and_steps_and_keep_the_mode():
     assert scores.tokens == pytest.approx(1 - 10 / real.sum().item())
     assert scores.by_step[0].item() == pytest.approx(30 / 40) and torch.all(scores.by_step[1:] == 1)
     assert model.training and exact_match(model, src, target) == scores.exact
+
+
+def test_greedy_centres_are_the_windows_greedy_decoding_uses():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(DIGITS), 16, 8, attention="general", mode="local-p", window=1)
+    src = reversal_task(6, 7, seed=0)[0]
+    centres, outputs, states = greedy_centres(model, src)
+    assert centres.shape == (6, 8) and outputs.shape == (6, 8, 16) and states.shape == (6, 7, 16)
+    assert ((centres >= 0) & (centres <= 7)).all()
+    _, weights = model.greedy(src, 8)                                 # (6, <=8, 7)
+    steps = weights.shape[1]
+    outside = (torch.arange(7) - centres[:, :steps, None]).abs() > 1  # (6, steps, 7)
+    assert (weights[outside] == 0).all() and (weights[~outside] > 0).any()
+    with pytest.raises(ValueError, match="local-m or local-p"):
+        greedy_centres(Seq2Seq(len(DIGITS), 16, 8, attention="dot"), src)
+
+
+def test_attention_snapshots_record_the_weights_during_training_and_the_last_equals_the_end():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(DIGITS), 16, 8, attention="dot")
+    train = reversal_task(100, 5, seed=0)
+    src = train[0][:1]
+    snaps = AttentionSnapshots(model, src, per_epoch=2)
+    fit(model, train, epochs=2, batch_size=20, live=False, step=seq2seq_step,
+        loss_fn=nn.CrossEntropyLoss(ignore_index=PAD), callbacks=[snaps])
+    assert list(snaps.snapshots) == [0.0, 0.5, 1.0, 1.5, 2.0]   # 5 batches an epoch
+    tokens, weights = model.greedy(src, 7)
+    assert torch.equal(snaps.snapshots[2.0][0], tokens)
+    assert torch.allclose(snaps.snapshots[2.0][1], weights)
+    assert not torch.allclose(snaps.snapshots[0.0][1], weights)        # it changed
+    with pytest.raises(ValueError, match="no weights"):
+        AttentionSnapshots(Seq2Seq(len(DIGITS), 16, 8, attention="none"), src, 3)
+    with pytest.raises(ValueError, match="per_epoch"):
+        AttentionSnapshots(model, src, 0)
 
 
 # -- clear errors -------------------------------------------------------------------------------
