@@ -13,8 +13,10 @@ batch norm.
 - `BatchNorm`: batch normalization for (N, C) and (N, C, H, W) inputs, with
   the same parameters and buffers as nn.BatchNorm1d/2d (so their state_dict
   loads into it).
-- `rosenbrock`, `descend`, `descend_many`: a 2-D loss surface and the paths
-  optimizers take on it.
+- `rosenbrock`, `descend`, `descend_many`, `plot_valley`, `plot_paths`: a
+  2-D loss surface, the paths optimizers take on it, and their picture.
+- `Snapshots`: a `fit` callback that keeps the model's outputs on fixed
+  inputs after chosen epochs (explorers that replay training).
 
 The scalar autograd engine (backpropagation) is in companion/autograd.py.
 Used in: book/01_learning.ipynb; `companion.training.fit` (the optimizer
@@ -357,3 +359,62 @@ def descend_many(optimizer_class, lrs, start, steps, loss_fn=rosenbrock,
         optimizer.step()
         path.append(torch.stack(points).detach())
     return torch.stack(path, dim=1)                 # (len(lrs), steps + 1, 2)
+
+
+
+VALLEY = (-1.6, 1.6, -0.6, 1.8)        # x from, x to, y from, y to
+
+
+def plot_valley(ax, start, extent=VALLEY):
+    """Contours of Rosenbrock's valley (log scale) on `ax`, the start (dot)
+    and the minimum (star)."""
+    x, y = torch.meshgrid(torch.linspace(*extent[:2], 200),
+                          torch.linspace(*extent[2:], 200), indexing="xy")
+    surface = rosenbrock(torch.stack([x, y], dim=-1))        # (200, 200)
+    ax.contour(x, y, surface.log10(), levels=15, cmap="Greys",
+               linewidths=0.6)
+    ax.plot(*start, "ko")
+    ax.plot(1, 1, "k*", markersize=10)
+    ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="x", ylabel="y")
+
+
+def plot_paths(paths, ax_map, ax_loss, start, extent=VALLEY):
+    """Optimizer paths ({label: (steps + 1, 2)}) on the valley (`ax_map`, a
+    dot where each ended) and the loss along them (`ax_loss`, log scale)."""
+    plot_valley(ax_map, start, extent)
+    for label, path in paths.items():
+        line, = ax_map.plot(path[:, 0], path[:, 1], lw=1.2, label=label)
+        ax_map.plot(*path[-1], "o", color=line.get_color())
+        ax_loss.plot(rosenbrock(path), lw=1.2, label=label)
+    ax_loss.set(xlabel="step", ylabel="f(x, y)", yscale="log")
+    ax_loss.grid(alpha=0.3)
+
+# ---------------------------------------------------- watching a run learn
+class Snapshots:
+    """A `fit` callback: the model's outputs on fixed inputs `X` after the
+    chosen epochs, for a figure or explorer that replays training.
+
+    `epochs`: 1-based epoch numbers to keep (default: every epoch). After
+    the run, `outputs[epoch]` is `predict(model, X)` at the end of that
+    epoch, a CPU tensor (eval mode, no gradients).
+    """
+
+    def __init__(self, model, X, epochs=None):
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"Snapshots needs the nn.Module being trained; "
+                             f"got {type(model).__name__}")
+        self.model, self.X = model, X
+        self.epochs = None if epochs is None else sorted(set(epochs))
+        if self.epochs is not None and (not self.epochs or self.epochs[0] < 1):
+            raise ValueError(f"Snapshots: epochs are numbered from 1; got "
+                             f"{epochs!r}")
+        self.outputs = {}
+
+    def epoch_end(self, history):
+        from .training import predict          # training imports this module
+        epoch = history.epochs
+        if self.epochs is None or epoch in self.epochs:
+            self.outputs[epoch] = predict(self.model, self.X)
+
+    def __repr__(self):
+        return f"Snapshots(epochs={list(self.outputs)})"

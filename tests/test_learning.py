@@ -319,3 +319,41 @@ def test_batchnorm_rejects_bad_input():
         bn(torch.randn(2, 3, 4))
     with pytest.raises(ValueError, match="num_features must be a positive integer"):
         L.BatchNorm(0)
+
+
+def test_snapshots_keep_the_outputs_of_the_chosen_epochs():
+    from companion.training import fit, predict
+    torch.manual_seed(0)
+    X = torch.randn(64, 2)
+    y = (X[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    probe = torch.randn(5, 2)
+    snaps = L.Snapshots(model, probe, epochs=[1, 3])
+    first = L.Snapshots(model, probe)
+    fit(model, (X, y), epochs=3, batch_size=16, lr=1e-2, live=False,
+        callbacks=[snaps, first])
+    assert sorted(snaps.outputs) == [1, 3]
+    assert sorted(first.outputs) == [1, 2, 3]
+    assert torch.equal(snaps.outputs[3], predict(model, probe))   # the end
+    assert not torch.equal(snaps.outputs[1], snaps.outputs[3])    # it moved
+    assert torch.equal(snaps.outputs[1], first.outputs[1])
+    with pytest.raises(ValueError, match="numbered from 1"):
+        L.Snapshots(model, probe, epochs=[0, 2])
+    with pytest.raises(ValueError, match="nn.Module"):
+        L.Snapshots(probe, probe)
+
+
+def test_plot_paths_draws_each_path_and_its_loss():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    paths = {"a": L.descend(lambda p: L.SGD(p, lr=1e-3), (-1.2, 1.0), 20),
+             "b": L.descend(lambda p: L.Adam(p, lr=0.1), (-1.2, 1.0), 20)}
+    fig, (ax_map, ax_loss) = plt.subplots(1, 2)
+    L.plot_paths(paths, ax_map, ax_loss, start=(-1.2, 1.0))
+    labels = [line.get_label() for line in ax_loss.get_lines()]
+    assert labels == ["a", "b"]
+    drawn = ax_loss.get_lines()[1].get_ydata()
+    assert torch.allclose(torch.as_tensor(drawn), L.rosenbrock(paths["b"]))
+    assert ax_map.get_xlim() == L.VALLEY[:2] and ax_loss.get_yscale() == "log"
+    plt.close(fig)
