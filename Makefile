@@ -63,7 +63,7 @@ book-executed: data vendor
 # Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py),
 # then the intro run in a real JupyterLab: slider, Train, live curves (scripts/check_jupyterlab.py).
 pages: setup
-	$(BIN)/python scripts/check_pages.py _build/html
+	$(BIN)/python scripts/check_pages.py --require-explorers _build/html
 	BOOK_FAST=$${BOOK_FAST:-1} $(BIN)/python scripts/check_jupyterlab.py
 
 test: data
