@@ -1,19 +1,24 @@
 """The MNIST chapter's models: the source article's CNN and the speedrun nets and recipes.
 
-- `seed_cnn()`: the Keras model the chapter starts from, in PyTorch (225,034 parameters).
+- `seed_cnn()`: the Keras model the chapter starts from, in PyTorch (225,034 parameters),
+  initialised as Keras does (`keras_init_`); `keras_adam` is Adam with Keras' settings.
+- `confusion_matrix`, `show_confusion`: counts of (true, predicted) pairs, and their figure.
 - `speedrun_net()`: a lean conv net that reads raw (N, 1, 28, 28) images in [0, 1]; its first
   module, `PrepareDigits`, standardizes, crops and rearranges them (and shifts them at random
   while training, when asked), so the saved model needs no separate preprocessing.
 - `ShiftAverage(model)`: test-time augmentation, the average over one-pixel shifts.
 - `SPEEDRUNS` and `speedrun(train, test, target)`: the book's fixed recipes for 99.0 % and
-  99.5 % test accuracy, shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
+  99.5 % test accuracy, chosen on a validation split (see the comments above SPEEDRUNS),
+  shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
 
 Used in: book/08_mnist.ipynb.
 """
+import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .book import COLUMN
 from .data import MNIST_MEAN, MNIST_STD  # noqa: F401  (re-exported for the chapter and tests)
 from .training import fit
 
@@ -24,9 +29,10 @@ def seed_cnn():
     Conv2D(32, 3x3, ReLU) -> MaxPool(2) -> Conv2D(64, 3x3, ReLU)
     -> MaxPool(2) -> Flatten -> Dense(128, ReLU) -> Dropout(0.5)
     -> Dense(10). Keras' final softmax is left out: `nn.CrossEntropyLoss`
-    applies log-softmax itself. 225,034 parameters.
+    applies log-softmax itself. Initialised as Keras does it
+    (`keras_init_`). 225,034 parameters.
     """
-    return nn.Sequential(                             # (N, 1, 28, 28)
+    return keras_init_(nn.Sequential(                 # (N, 1, 28, 28)
         nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(),   # (N, 32, 26, 26)
         nn.MaxPool2d(2),                              # (N, 32, 13, 13)
         nn.Conv2d(32, 64, kernel_size=3), nn.ReLU(),  # (N, 64, 11, 11)
@@ -35,7 +41,67 @@ def seed_cnn():
         nn.Linear(64 * 5 * 5, 128), nn.ReLU(),        # (N, 128)
         nn.Dropout(0.5),
         nn.Linear(128, 10),                           # (N, 10) logits
-    )
+    ))
+
+
+def keras_init_(model):
+    """Initialise `model` in place as Keras does: Glorot-uniform kernels
+    (weights), zero biases. PyTorch's default differs (Kaiming-uniform
+    with a=sqrt(5), small random biases). Returns `model`."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(layer.weight)  # Glorot & Bengio (2010)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+    return model
+
+
+def keras_adam(params, lr=1e-3):
+    """Adam with Keras' defaults: lr 0.001, betas (0.9, 0.999), eps 1e-7
+    (PyTorch's default eps is 1e-8)."""
+    return torch.optim.Adam(params, lr=lr, eps=1e-7)
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """Counts (num_classes, num_classes): row i, column j counts the examples of
+    class i predicted as class j; the diagonal holds the right answers."""
+    y_true, y_pred = torch.as_tensor(y_true), torch.as_tensor(y_pred)
+    if y_true.shape != y_pred.shape or y_true.dim() != 1:
+        raise ValueError(f"confusion_matrix expects two label vectors of the same "
+                         f"shape (N,); got {tuple(y_true.shape)} and "
+                         f"{tuple(y_pred.shape)}")
+    cells = y_true.long() * num_classes + y_pred.long()         # (N,) cell index
+    counts = torch.bincount(cells, minlength=num_classes ** 2)
+    return counts.reshape(num_classes, num_classes)
+
+
+def show_confusion(confusion, title=None, *, axes=None, fontsize=9):
+    """The confusion matrix (mistakes in red, every count written in its cell)
+    beside the accuracy per class; returns the Figure. `axes`: two Axes to draw
+    into (the matrix, the bars) instead of a new figure."""
+    confusion = torch.as_tensor(confusion)
+    n = len(confusion)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(COLUMN, 4.2),
+                                 gridspec_kw={"width_ratios": [1.7, 1]})
+    ax1, ax2 = axes
+    shown = confusion.clone().float()
+    shown.fill_diagonal_(float("nan"))                 # colour the mistakes only
+    ax1.imshow(shown.numpy(), cmap="Reds", vmin=0,
+               vmax=max(1.0, float(shown.nan_to_num().max())))
+    for i in range(n):
+        for j in range(n):
+            ax1.text(j, i, int(confusion[i, j]), ha="center", va="center",
+                     fontsize=fontsize, color="gray" if i == j else "black")
+    ax1.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
+    per_class = confusion.diag() / confusion.sum(dim=1).clamp_min(1)
+    ax2.bar(range(n), per_class.tolist())
+    ax2.set_ylim(min(per_class.min().item() - 0.01, 0.99), 1.0)
+    ax2.set(xticks=range(n), xlabel="digit", ylabel="accuracy")
+    if title:
+        ax1.figure.suptitle(title, fontsize=10)
+    ax1.figure.tight_layout()
+    return ax1.figure
 
 
 class PrepareDigits(nn.Module):
@@ -89,24 +155,28 @@ def conv_bn_relu(in_channels, out_channels, pool=False):
     return nn.Sequential(*layers)
 
 
-def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0):
+def speedrun_net(widths=(16, 32, 64), size=24, max_shift=0, pools=(False, True, True)):
     """A lean conv net for the speedrun: raw (N, 1, 28, 28) images in [0, 1] -> (N, 10) logits.
 
-    PrepareDigits (N, 4, 12, 12) -> conv (N, c1, 12, 12) -> conv+pool (N, c2, 6, 6)
-    -> conv+pool (N, c3, 3, 3) -> linear (N, 10), for `widths` = (c1, c2, c3).
+    PrepareDigits (N, 4, 12, 12) -> three conv_bn_relu layers of `widths` = (c1, c2, c3)
+    channels, each followed by a 2x2 max-pool where `pools` says so -> linear (N, 10).
+    The default pools after the 2nd and 3rd: (N, c1, 12, 12) -> (N, c2, 6, 6) -> (N, c3, 3, 3).
     """
     if len(widths) != 3 or any(int(w) < 1 for w in widths):
         raise ValueError(f"speedrun_net: widths must be three positive channel counts; "
                          f"got {widths!r}")
+    if len(pools) != 3 or sum(bool(p) for p in pools) != 2:
+        raise ValueError(f"speedrun_net: pools must say for each of the three layers "
+                         f"whether it pools, two of them True; got {pools!r}")
     c1, c2, c3 = (int(w) for w in widths)
     side = size // 2 // 4  # two 2x2 poolings after the 2x2 fold
     return nn.Sequential(
-        PrepareDigits(size, max_shift),    # (N, 4, size/2, size/2)
-        conv_bn_relu(4, c1),               # (N, c1, 12, 12)
-        conv_bn_relu(c1, c2, pool=True),   # (N, c2, 6, 6)
-        conv_bn_relu(c2, c3, pool=True),   # (N, c3, 3, 3)
-        nn.Flatten(),                      # (N, c3 * 9)
-        nn.Linear(c3 * side * side, 10),   # (N, 10) logits
+        PrepareDigits(size, max_shift),           # (N, 4, size/2, size/2)
+        conv_bn_relu(4, c1, pool=pools[0]),
+        conv_bn_relu(c1, c2, pool=pools[1]),
+        conv_bn_relu(c2, c3, pool=pools[2]),      # (N, c3, side, side)
+        nn.Flatten(),                             # (N, c3 * side * side)
+        nn.Linear(c3 * side * side, 10),          # (N, 10) logits
     )
 
 
@@ -132,28 +202,46 @@ class ShiftAverage(nn.Module):
         return probs.mean(dim=0).clamp_min(1e-30).log()             # (N, 10)
 
 
-# The book's recipes: the net's settings, the `fit` arguments, the loss's label smoothing and
-# whether the model averages over shifted copies at test time.
+# The book's recipes: the net's settings, the `fit` arguments, the loss's label smoothing,
+# whether the model averages over shifted copies at test time, and the validation accuracies
+# the recipe was chosen by.
 # Each is a fixed schedule decided in advance, as in speedrun records: it runs all its epochs
-# (no early stopping), and its test accuracy is measured once, at the end. The settings were
-# compared on a validation split (50,000 training images, 10,000 held out); the test accuracy
-# over several seeds is measured by benchmarks/bench_mnist.py.
+# (no early stopping), and its test accuracy is measured once, at the end.
+# How they were chosen (2026-12-06): candidates were trained on the chapter's validation split
+# (`split(mnist.train, 1 / 6, seed=0)`: 50,000 training images, 10,000 held out) and judged by
+# the validation accuracy after their last epoch, two seeds to screen, then seeds 0-4 for the
+# finalist; the recipe was fixed before any of its test runs. `validation` holds the
+# accuracies by seed (0, 1, ...) run so far, shifts included where the recipe uses them (the
+# CPU time ran out before seeds 2-4 of the 99.5 % recipe). The test set was used only
+# afterwards, once per seed, by benchmarks/bench_mnist.py. (The recipes of earlier versions
+# had been sized on test accuracy; these replace them.) Validation means of the screening
+# runs, seeds 0 and 1, are in the comments; "shifts" = ShiftAverage at evaluation.
 SPEEDRUNS = {
-    # batch 256 at peak lr 0.2: half the steps of batch 128, each cheaper per image. Label
-    # smoothing 0.1 raised the mean validation accuracy over seeds 0-4 from 98.45 % to 98.70 %
-    # (peak lr 0.3 or 0.4, or label smoothing 0.2, did less).
+    # 99 %, one epoch of speedrun_net (16, 32, 64), one-cycle, label smoothing 0.1. The previous
+    # recipe (SGD + Nesterov, batch 256, peak lr 0.2) reached 98.75 %. Batch 128 at lr 0.2:
+    # 98.92 %; at 0.3: 98.95 %; batch 64 at 0.1: 99.01 % but 1.3x the time per image; batch
+    # 512: 97.81 %; pooling in the first layer: 98.56 % (faster, less accurate); Adam at peak
+    # lr 0.01: 98.88 % (batch 256), 98.95 % (batch 128); Adam 0.003: 98.44 %. Wider nets gained
+    # nothing for their time. Shifts added 0.05-0.12 %: batch 128 SGD lr 0.3: 99.03 %, batch
+    # 64: 99.05 %, Adam 0.01 batch 128: 99.07 % (label smoothing 0.2 instead: 98.85 %).
     0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.1,
-               fit=dict(epochs=1, batch_size=256, lr=0.2, optimizer="nesterov", momentum=0.9,
-                        weight_decay=5e-4, lr_schedule="onecycle")),
-    # 8 epochs at batch 256 and peak lr 0.4: on the validation split as accurate as the earlier
-    # 10 epochs at batch 128 and lr 0.2 (mean 99.34 % for seeds 0-2: 99.40/99.38/99.23 %
-    # against 99.32/99.35/99.35 %) with fewer epochs, each cheaper per image; 6 epochs fell
-    # short (99.28/99.23/99.24 %). Averaging over shifted copies at test time (`ShiftAverage`)
-    # added 0.07 % on validation (99.45/99.41/99.37 %).
-    0.995: dict(net=dict(widths=(16, 32, 64), max_shift=2), label_smoothing=0.1,
-                test_time_shifts=True,
-                fit=dict(epochs=8, batch_size=256, lr=0.4, optimizer="nesterov", momentum=0.9,
-                         weight_decay=5e-4, lr_schedule="onecycle")),
+               test_time_shifts=True,
+               fit=dict(epochs=1, batch_size=128, lr=0.01, optimizer="adam",
+                        weight_decay=0.0, lr_schedule="onecycle"),
+               validation=(0.991, 0.9904, 0.9898)),
+    # 99.5 %, with shifts. The previous recipe (16, 32, 64, random shifts of up to 2 pixels,
+    # 8 epochs, SGD + Nesterov, batch 256, peak lr 0.4): 99.41 % (seeds 0-2). At 6 epochs:
+    # shifts of 2 pixels 99.30 %, of 1 pixel 99.39 %; widths (24, 48, 96) pooling after layers
+    # 1 and 3: 99.41 % (2 pixels), 99.46 % (1 pixel); (16, 32, 64) so pooled, 10 epochs:
+    # 99.44 %; four layers, 8 epochs: 99.44 %; Adam, 10 epochs: 99.40 %; random rotations and
+    # scaling besides the shifts, 8 epochs: 99.42 %. The best candidate, below; only its two
+    # screening seeds have run on validation so far (99.51 %, 99.41 %): it is not shown to
+    # reach 99.5 % on validation.
+    0.995: dict(net=dict(widths=(24, 48, 96), max_shift=1, pools=(True, False, True)),
+                label_smoothing=0.1, test_time_shifts=True,
+                fit=dict(epochs=6, batch_size=256, lr=0.4, optimizer="nesterov", momentum=0.9,
+                         weight_decay=5e-4, lr_schedule="onecycle"),
+                validation=(0.9951, 0.9941)),
 }
 
 
