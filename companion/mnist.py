@@ -203,19 +203,23 @@ class ShiftAverage(nn.Module):
 
 
 # The book's recipes: the net's settings, the `fit` arguments, the loss's label smoothing,
-# whether the model averages over shifted copies at test time, and the validation accuracies
-# the recipe was chosen by.
+# whether the model averages over shifted copies at test time, the validation accuracies
+# the recipe was chosen by, and the test accuracies measured after it was fixed.
 # Each is a fixed schedule decided in advance, as in speedrun records: it runs all its epochs
 # (no early stopping), and its test accuracy is measured once, at the end.
 # How they were chosen (2026-12-06): candidates were trained on the chapter's validation split
 # (`split(mnist.train, 1 / 6, seed=0)`: 50,000 training images, 10,000 held out) and judged by
 # the validation accuracy after their last epoch, two seeds to screen, then seeds 0-4 for the
 # finalist; the recipe was fixed before any of its test runs. `validation` holds the
-# accuracies by seed (0, 1, ...) run so far, shifts included where the recipe uses them (the
-# CPU time ran out before seeds 2-4 of the 99.5 % recipe). The test set was used only
-# afterwards, once per seed, by benchmarks/bench_mnist.py. (The recipes of earlier versions
-# had been sized on test accuracy; these replace them.) Validation means of the screening
-# runs, seeds 0 and 1, are in the comments; "shifts" = ShiftAverage at evaluation.
+# accuracies by seed (0-4), shifts included where the recipe uses them. Only then the test
+# set, once per seed, never to choose anything: `test` holds the test accuracies of seeds
+# 0-4, each trained on all 60,000 training images with the calls benchmarks/bench_mnist.py
+# makes (runs c and d; 2026-12-06, one thread, this AVX2 machine, so float32 +
+# channels_last). Both recipes score higher on test than on validation (by 0.26 and 0.15
+# points on the means); the final runs also train on 20 % more images, so how much of the
+# gap is the data and how much the test set is not yet measured. (The recipes of earlier
+# versions had been sized on test accuracy; these replace them.) Validation means of the
+# screening runs, seeds 0 and 1, are in the comments; "shifts" = ShiftAverage at evaluation.
 SPEEDRUNS = {
     # 99 %, one epoch of speedrun_net (16, 32, 64), one-cycle, label smoothing 0.1. The previous
     # recipe (SGD + Nesterov, batch 256, peak lr 0.2) reached 98.75 %. Batch 128 at lr 0.2:
@@ -228,20 +232,22 @@ SPEEDRUNS = {
                test_time_shifts=True,
                fit=dict(epochs=1, batch_size=128, lr=0.01, optimizer="adam",
                         weight_decay=0.0, lr_schedule="onecycle"),
-               validation=(0.991, 0.9904, 0.9898)),
+               validation=(0.991, 0.9904, 0.9898, 0.9904, 0.9899),   # mean 99.03 %
+               test=(0.9926, 0.9929, 0.9927, 0.9932, 0.9933)),       # mean 99.29 %
     # 99.5 %, with shifts. The previous recipe (16, 32, 64, random shifts of up to 2 pixels,
     # 8 epochs, SGD + Nesterov, batch 256, peak lr 0.4): 99.41 % (seeds 0-2). At 6 epochs:
     # shifts of 2 pixels 99.30 %, of 1 pixel 99.39 %; widths (24, 48, 96) pooling after layers
     # 1 and 3: 99.41 % (2 pixels), 99.46 % (1 pixel); (16, 32, 64) so pooled, 10 epochs:
     # 99.44 %; four layers, 8 epochs: 99.44 %; Adam, 10 epochs: 99.40 %; random rotations and
-    # scaling besides the shifts, 8 epochs: 99.42 %. The best candidate, below; only its two
-    # screening seeds have run on validation so far (99.51 %, 99.41 %): it is not shown to
-    # reach 99.5 % on validation.
+    # scaling besides the shifts, 8 epochs: 99.42 %. The best candidate, below: its validation
+    # mean over seeds 0-4 is 99.46 %, short of 99.5 %; it is kept as the best found and
+    # reported so, not re-tuned (its test runs came after these five seeds).
     0.995: dict(net=dict(widths=(24, 48, 96), max_shift=1, pools=(True, False, True)),
                 label_smoothing=0.1, test_time_shifts=True,
                 fit=dict(epochs=6, batch_size=256, lr=0.4, optimizer="nesterov", momentum=0.9,
                          weight_decay=5e-4, lr_schedule="onecycle"),
-                validation=(0.9951, 0.9941)),
+                validation=(0.9951, 0.9941, 0.9947, 0.9941, 0.995),   # mean 99.46 %
+                test=(0.996, 0.996, 0.996, 0.9964, 0.9959)),   # mean 99.61 %
 }
 
 
