@@ -237,6 +237,8 @@ class GPT(nn.Module):
         self.context, self.positions = context, positions
         self.embed = nn.Embedding(vocab_size, d_model)
         if positions == "learned":
+            # N(0, 1) like the token embeddings; GPT-2 starts both far
+            # smaller (std 0.01 and 0.02): this is not its recipe
             self.position = nn.Parameter(torch.randn(context, d_model))
         else:
             self.register_buffer("position",
