@@ -188,3 +188,23 @@ def test_inline_images_become_files_and_the_page_points_at_them(tmp_path):
     assert len(files) == 1 and files[0].read_bytes() == png
     assert context["body"] == (f'<img src="../_images/book/{files[0].name}"><img data-src='
                                f'"../_images/book/{files[0].name}">')
+
+
+SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_tables_have_a_separator_row(path):
+    """A table whose second row is not |---|---| renders as a paragraph of pipes."""
+    found = []
+    for cell_id, source, _ in cells(path, "markdown"):
+        block, fenced = [], False
+        for line in source.split("\n") + [""]:
+            fenced ^= line.lstrip().startswith(("```", "~~~"))
+            if not fenced and line.lstrip().startswith("|"):
+                block.append(line)
+                continue
+            if len(block) > 1 and not SEPARATOR_ROW.match(block[1]):
+                found.append(f"cell {cell_id}: {block[0]!r} is followed by {block[1]!r}")
+            block = []
+    assert not found, "\n".join(found)
