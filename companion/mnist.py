@@ -256,21 +256,27 @@ SPEEDRUNS = {
 }
 
 
-def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, **overrides):
+def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, net=None,
+             **overrides):
     """Train the book's recipe for `target` test accuracy on `train`; return (model, History).
 
     The recipe runs its whole fixed schedule; `test` is evaluated once, at the end. bfloat16
     autocast and the channels-last layout are used where they are faster on this machine
-    (`amp="auto"`, `channels_last="auto"`, see `companion.hardware`). `overrides` replace `fit`
-    arguments: `epochs=1` to shorten a run in fast mode, `val=` to watch validation accuracy
-    every epoch, `amp=False` to force float32.
+    (`amp="auto"`, `channels_last="auto"`, see `companion.hardware`). `net` replaces settings
+    of the recipe's `speedrun_net` (e.g. `net=dict(widths=(16, 32, 64))`) without touching
+    SPEEDRUNS. `overrides` replace `fit` arguments: `epochs=1` to shorten a run in fast mode,
+    `val=` to watch validation accuracy every epoch, `amp=False` to force float32.
     """
     if target not in SPEEDRUNS:
         raise ValueError(f"speedrun: no recipe for target {target!r}; "
                          f"choose one of {sorted(SPEEDRUNS)}")
     recipe = SPEEDRUNS[target]
+    unknown = set(net or {}) - {"widths", "size", "max_shift", "pools"}
+    if unknown:
+        raise ValueError(f"speedrun: net settings are widths, size, max_shift and pools "
+                         f"(speedrun_net's); got {sorted(unknown)}")
     torch.manual_seed(seed)  # the initial weights
-    model = speedrun_net(**recipe["net"])
+    model = speedrun_net(**{**recipe["net"], **(net or {})})
     if recipe.get("test_time_shifts"):
         model = ShiftAverage(model)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])

@@ -168,6 +168,17 @@ def test_speedrun_runs_a_fixed_schedule_with_the_machines_fast_arithmetic(monkey
         assert net[0].max_shift == recipe["net"]["max_shift"]
 
 
+def test_speedrun_net_settings_change_the_network_not_the_recipe(monkeypatch):
+    monkeypatch.setattr(companion.mnist, "fit", lambda model, train, test, **kwargs: None)
+    before = repr(SPEEDRUNS)
+    model, _ = speedrun("train", target=0.995, net=dict(widths=(8, 16, 32), max_shift=0))
+    assert model.model[1][0].out_channels == 8 and model.model[0].max_shift == 0
+    assert model.model[-1].in_features == 32 * 3 * 3
+    assert repr(SPEEDRUNS) == before                      # the shared recipes untouched
+    with pytest.raises(ValueError, match="net settings are widths, size, max_shift and pools"):
+        speedrun("train", target=0.995, net=dict(width=8))
+
+
 def test_speedrun_recipe_learns_real_digits_fast(mnist):
     # fast mode: a fifth of the training set, one epoch, 2,000 test images
     train, test = take(mnist.train, 12_000), take(mnist.test, 2_000)
