@@ -8,14 +8,9 @@ import torch.nn.functional as F
 from companion import attention as A
 from companion import check
 
-from test_solutions import solutions
+from test_solutions import assert_hint, solutions
 
 BOOK = solutions("06_attention")   # as the notebook shows them
-
-
-def assert_hint(result, words):
-    assert result.status == check.FAILED, result
-    assert words in result.message, result.message
 
 
 # ---------------------------------------------------------------- softmax

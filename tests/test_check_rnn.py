@@ -6,14 +6,9 @@ import torch
 
 from companion import check
 
-from test_solutions import solutions
+from test_solutions import assert_hint, solutions
 
 BOOK = solutions("05_rnn")   # as the notebook shows them
-
-
-def assert_hint(result, words):
-    assert result.status == check.FAILED, result
-    assert words in result.message, result.message
 
 
 # ------------------------------------------------------------------------------------- LSTM

@@ -9,14 +9,9 @@ from companion import check
 from companion import transformer as TF
 from companion.check import transformer as checks
 
-from test_solutions import solutions
+from test_solutions import assert_hint, solutions
 
 BOOK = solutions("07_transformer")   # as the notebook shows them
-
-
-def assert_hint(result, words):
-    assert result.status == check.FAILED, result
-    assert words in result.message, result.message
 
 
 def stub(*args):

@@ -20,6 +20,12 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 SOLUTION = re.compile(r":::\{admonition\} Solution.*?```python\n(.*?)```", re.S)
 
 
+def assert_hint(result, words):
+    """A check's result is a failure whose message contains `words` (its hint)."""
+    assert result.status == check.FAILED, result
+    assert words in result.message, result.message
+
+
 def _parsed(cell):
     """The cell's statements, or [] for a cell with IPython syntax (magics)."""
     try:
