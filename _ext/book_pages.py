@@ -16,6 +16,13 @@
   tab title that does not repeat the book's title ("Introduction — Deep Learning, Hands-On").
 - Chapters are numbered (`_toc.yml`); pages that are not notebooks (the references) are back
   matter and keep no number.
+- Two editions (issue 24): the English book (`_toc.yml`, pages `book/<page>`) and the Chinese
+  one (`book/zh/`, its own Sphinx project, `language: zh_CN`, built into `html/zh/`). Each page
+  names its counterpart in the other edition (`<link rel="alternate" hreflang>`, which
+  assets/book.js shows in the header); a Chinese page's link to a chapter not yet translated
+  goes to the English page; the Chinese figure captions (kept in the notebook's metadata, since
+  the code cells, captions included, are the English ones) replace the English captions; the
+  book's own notes are in the page's language.
 """
 import base64
 import hashlib
@@ -26,6 +33,7 @@ import re
 from pathlib import Path
 
 from docutils import nodes
+from docutils.transforms import Transform
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
@@ -37,6 +45,141 @@ DATA_URI = re.compile(
 DROPPED_SCRIPTS = ("fontawesome.js", "sphinx-thebe.js", "widgets/", "widgets-config.js")
 DROPPED_CSS = ("sphinx-thebe.css",)
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "gif": "gif", "svg+xml": "svg"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The two editions
+WORDS = {
+    "en": {"run": "To do these exercises, run the chapter: ",
+           "open": "open it in Colab", "or_lab": " (or in JupyterLab), ",
+           "open_either": "open it in Colab or JupyterLab, ",
+           "how": "run all the cells above this heading first (Colab: Runtime ▸ Run "
+                  "before; JupyterLab: Run ▸ Run All Above Selected Cell), then write "
+                  "your answers in the exercise cells and run them; the self-checking "
+                  "ones say whether you got it right. On this page the cells show what "
+                  "they printed at build time, before anyone answered.",
+           "exercises": r"Exercises\b", "first_page": "Introduction",
+           "snapshot_link": "Open this chapter in Colab",
+           "snapshot": "Snapshot of the build's run: these controls need a running Python "
+                       "kernel. {link} or in JupyterLab to change them and train again.",
+           "other": "中文", "other_lang": "zh-Hans", "other_title": "本页的中文版"},
+    "zh": {"run": "做这些练习，需要运行本章：", "open": "在 Colab 中打开",
+           "or_lab": "（或在 JupyterLab 中打开），", "open_either": "在 Colab 或 JupyterLab 中打开，",
+           "how": "先运行本标题以上的所有单元格（Colab：Runtime ▸ Run before；JupyterLab："
+                  "Run ▸ Run All Above Selected Cell），再在练习单元格中写下答案并运行；能自动检查"
+                  "的练习会告诉你答得对不对。本页上的单元格显示的是构建时的输出，那时还没有人作答。",
+           "exercises": "练习", "first_page": "引言",
+           "snapshot_link": "在 Colab 中打开本章",
+           "snapshot": "这是构建时运行结果的快照：这些控件需要运行中的 Python 内核。{link}，"
+                       "或在 JupyterLab 中打开，即可修改设置并重新训练。",
+           "other": "English", "other_lang": "en", "other_title": "The English edition of this page",
+           "english_only": "尚未译成中文：链接到英文版"},
+}
+
+
+def edition(app):
+    """"zh" in the Chinese edition, "en" in the English one."""
+    language = getattr(app.config, "language", None) or "en"
+    return "zh" if language.startswith("zh") else "en"
+
+
+def words(app):
+    return WORDS[edition(app)]
+
+
+def _to_root(docname):
+    return "../" * docname.count("/")
+
+
+def _english_page(app, docname):
+    """From the Chinese edition (srcdir book/zh): the English page of `docname`, relative to the
+    English book's root (`book/<docname>`), or None if there is none."""
+    english = Path(app.srcdir).parent
+    if any((english / f"{docname}{ext}").exists() for ext in (".ipynb", ".md")):
+        return f"book/{docname}"
+    return None
+
+
+def _chinese_pages(app):
+    """From the English edition: the pages the Chinese edition publishes (its toc)."""
+    if not hasattr(app, "_book_zh_pages"):
+        import yaml
+        toc = Path(app.srcdir) / "book" / "zh" / "_toc.yml"
+        pages = set()
+        if toc.exists():
+            data = yaml.safe_load(toc.read_text(encoding="utf-8"))
+            pages = {data["root"]} | {c["file"] for c in data.get("chapters", [])}
+        app._book_zh_pages = pages
+    return app._book_zh_pages
+
+
+def other_edition_url(app, docname):
+    """The same page in the other edition, relative to this page, or None."""
+    if edition(app) == "zh":
+        page = _english_page(app, docname)
+        # html/zh/<docname>.html -> html/book/<docname>.html
+        return f"{_to_root(docname)}../{page}.html" if page else None
+    if not docname.startswith("book/"):
+        return None
+    name = docname[len("book/"):]
+    # html/book/<name>.html -> html/zh/<name>.html
+    return f"{_to_root(docname)}zh/{name}.html" if name in _chinese_pages(app) else None
+
+
+def _link_other_edition(app, pagename, context):
+    url = other_edition_url(app, pagename)
+    if url:
+        w = words(app)
+        context["metatags"] = (context.get("metatags", "") +
+                               f'\n<link rel="alternate" hreflang="{w["other_lang"]}" '
+                               f'href="{html.escape(url)}" title="{html.escape(w["other"])}" />')
+
+
+def _english_fallback(app, env, node, contnode):
+    """A Chinese page's link to a chapter not translated yet: to the English page instead."""
+    if edition(app) != "zh" or node.get("reftype") not in ("doc", "myst"):
+        return None
+    refdoc, target = node.get("refdoc", ""), node.get("reftarget", "")
+    target = re.sub(r"\.(ipynb|md)$", "", target)
+    folder = refdoc.rsplit("/", 1)[0] + "/" if "/" in refdoc else ""
+    docname = target.lstrip("/") if target.startswith("/") else folder + target
+    page = _english_page(app, docname)
+    if page is None:
+        return None
+    link = nodes.reference("", "", internal=False, classes=["book-english-only"],
+                           refuri=f"{_to_root(refdoc)}../{page}.html",
+                           reftitle=WORDS["zh"]["english_only"])
+    link += contnode
+    return link
+
+
+class TranslatedCaptions(Transform):
+    """The Chinese caption of each figure (notebook metadata `translation.captions`, by cell
+    id) in place of the English one its code cell carries. Runs before the domains collect the
+    figures' names (priority 850), so a {ref} to a figure reads the Chinese caption."""
+    default_priority = 800
+
+    def apply(self):
+        env = self.document.settings.env
+        path = Path(env.doc2path(env.docname))
+        if path.suffix != ".ipynb":
+            return
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        captions = nb.get("metadata", {}).get("translation", {}).get("captions", {})
+        names = {}
+        for cell in nb["cells"]:
+            figure = (cell.get("metadata", {}).get("mystnb", {}).get("figure") or {})
+            if cell.get("id") in captions and figure.get("name"):
+                names[figure["name"]] = captions[cell["id"]]["text"]
+        for figure in self.document.findall(nodes.figure):
+            name = next((n for n in figure["names"] if n in names), None)
+            caption = figure.next_node(nodes.caption)
+            if name is None or caption is None:
+                continue
+            caption.children = [nodes.Text(names.pop(name))]
+        for name in names:
+            LOGGER.warning(f"{env.docname}: no figure named {name!r} for its translated "
+                           f"caption", location=env.docname)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,23 +207,20 @@ def _is_notebook(app, docname):
 def _exercises_note(app, doctree, docname):
     if not _is_notebook(app, docname):
         return
-    url = colab_url(app, docname)
+    url, w = colab_url(app, docname), words(app)
     for section in doctree.findall(nodes.section):
         title = section.next_node(nodes.title)
-        if title is None or not re.match(r"^(\d+(\.\d+)*\.?\s*)?Exercises\b", title.astext()):
+        if title is None or not re.match(rf"^(\d+(\.\d+)*\.?\s*)?{w['exercises']}",
+                                         title.astext()):
             continue
         para = nodes.paragraph(classes=["book-exercises-run"])
-        para += nodes.strong(text="To do these exercises, run the chapter: ")
+        para += nodes.strong(text=w["run"])
         if url:
-            para += nodes.reference(text="open it in Colab", refuri=url)
-            para += nodes.Text(" (or in JupyterLab), ")
+            para += nodes.reference(text=w["open"], refuri=url)
+            para += nodes.Text(w["or_lab"])
         else:
-            para += nodes.Text("open it in Colab or JupyterLab, ")
-        para += nodes.Text("run all the cells above this heading first (Colab: Runtime ▸ Run "
-                           "before; JupyterLab: Run ▸ Run All Above Selected Cell), then write "
-                           "your answers in the exercise cells and run them; the self-checking "
-                           "ones say whether you got it right. On this page the cells show what "
-                           "they printed at build time, before anyone answered.")
+            para += nodes.Text(w["open_either"])
+        para += nodes.Text(w["how"])
         section.insert(section.index(title) + 1, para)
 
 
@@ -98,8 +238,9 @@ class Snapshot:
     BOXES = {"VBoxModel": "column", "HBoxModel": "row", "BoxModel": "row",
              "GridBoxModel": "row", "AccordionModel": "column", "TabModel": "column"}
 
-    def __init__(self, state):
+    def __init__(self, state, words=WORDS["en"]):
         self.state = state
+        self.words = words
 
     def model(self, ref):
         model_id = ref[len("IPY_MODEL_"):] if ref.startswith("IPY_MODEL_") else ref
@@ -202,11 +343,10 @@ class Snapshot:
         return ""
 
     def page_widget(self, model_id, colab):
-        link = (f'<a href="{html.escape(colab)}" target="_blank" rel="noopener">'
-                f'Open this chapter in Colab</a>' if colab else "Open this chapter in Colab")
-        note = (f'<p class="book-frozen-note">Snapshot of the build\'s run: these controls '
-                f'need a running Python kernel. {link} or in JupyterLab to change them and '
-                f'train again.</p>')
+        text = html.escape(self.words["snapshot_link"])
+        link = (f'<a href="{html.escape(colab)}" target="_blank" rel="noopener">{text}</a>'
+                if colab else text)
+        note = f'<p class="book-frozen-note">{self.words["snapshot"].format(link=link)}</p>'
         return f'<div class="book-snapshot book-frozen">{note}{self.render(model_id)}</div>'
 
 
@@ -227,7 +367,7 @@ def _render_widgets(app, pagename, context, state):
     body = context.get("body", "")
     if "application/vnd.jupyter.widget-view+json" not in body:
         return
-    snapshot, colab = Snapshot(state), colab_url(app, pagename)
+    snapshot, colab = Snapshot(state, words(app)), colab_url(app, pagename)
 
     def replace(match):
         view = json.loads(match.group(1).replace("<\\/", "</"))
@@ -294,7 +434,7 @@ def _title_and_description(app, context, doctree):
         return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text or "")).split())
     book = plain(context.get("docstitle") or app.config.html_title)
     if book and plain(context.get("title")) == book:
-        context["title"] = "Introduction"   # "Introduction — Book", not "Book — Book"
+        context["title"] = words(app)["first_page"]   # "Introduction — Book", not "Book — Book"
     if doctree is None:
         return
     text = ""
@@ -317,6 +457,7 @@ def _page_context(app, pagename, templatename, context, doctree):
     _drop_assets(context)
     _dedupe_scripts(context)
     _title_and_description(app, context, doctree)
+    _link_other_edition(app, pagename, context)
 
 
 def _unnumber_back_matter(app, env):
@@ -351,6 +492,8 @@ def _drop_fontawesome_js(app, exception):
 
 
 def setup(app):
+    app.add_transform(TranslatedCaptions)
+    app.connect("missing-reference", _english_fallback)
     app.connect("build-finished", _drop_fontawesome_js)
     app.connect("env-get-updated", _unnumber_back_matter, priority=900)
     app.connect("doctree-resolved", lambda app, doctree, docname:

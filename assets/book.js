@@ -7,7 +7,9 @@
 //   book hides (pydata-sphinx-theme issue 2451). Clicks on the other toggles are forwarded to
 //   those, so both themes' handlers run as they were meant to (a dialog on a phone, a
 //   collapsed sidebar on a wide screen).
-// - A visible "Open in Colab" link under each chapter's title.
+// - A visible "Open in Colab" link under each chapter's title (in the page's language).
+// - The same page in the other edition (English / 中文), in the header: the build names it in
+//   <link rel="alternate" hreflang> (_ext/book_pages.py) when that edition has the page.
 (function () {
   "use strict";
 
@@ -37,13 +39,39 @@
     if (!colab || !title || document.querySelector(".book-colab")) return;
     var p = document.createElement("p");
     p.className = "book-colab";
-    p.innerHTML = '<a href="' + colab + '" target="_blank" rel="noopener">Open in Colab</a> ' +
+    p.innerHTML = chinese() ?
+      '<a href="' + colab + '" target="_blank" rel="noopener">在 Colab 中打开</a>' +
+      "，即可运行本章并使用其中的试验场（无需安装）。" :
+      '<a href="' + colab + '" target="_blank" rel="noopener">Open in Colab</a> ' +
       "to run this chapter and use its playgrounds (no installation needed).";
     title.insertAdjacentElement("afterend", p);
+  }
+
+  function chinese() {
+    return /^zh/.test(document.documentElement.lang || "");
+  }
+
+  function otherEdition() {
+    var link = document.querySelector('link[rel="alternate"][hreflang]');
+    if (!link || document.querySelector(".book-edition")) return;
+    var a = document.createElement("a");
+    a.className = "btn btn-sm book-edition";
+    a.href = link.getAttribute("href");
+    a.hreflang = a.lang = link.getAttribute("hreflang");
+    a.textContent = link.title;
+    a.title = chinese() ? "本页的英文版" : "本页的中文版 (this page in Chinese)";
+    var header = document.querySelector(".article-header-buttons");
+    if (header) {
+      header.insertAdjacentElement("afterbegin", a);
+    } else {
+      var title = document.querySelector(".bd-article h1") || document.querySelector("h1");
+      if (title) title.insertAdjacentElement("beforebegin", a);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     forwardToggles();
     colabBadge();
+    otherEdition();
   });
 })();
