@@ -328,6 +328,27 @@ class CharModel(nn.Module):
                 logits, state = self(next_id[None].to(device), state, return_state=True)
         return torch.cat(new)
 
+    @torch.no_grad()
+    def generate_many(self, prompt, length, count, temperature=1.0, seed=0):
+        """`count` continuations of `prompt` drawn side by side as one batch, from one generator
+        (`seed`): a (count, length) int64 tensor of new ids. Much faster than `count` calls of
+        `generate`, whose draws these are not."""
+        check_positive_int("count", count)
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0; got {temperature!r}")
+        generator = torch.Generator().manual_seed(seed)
+        device = self.head.weight.device
+        new = []
+        with eval_mode(self):
+            X = prompt[None].expand(count, -1).to(device)              # (count, len)
+            logits, state = self(X, return_state=True)                 # (count, len, vocab)
+            for _ in range(length):
+                probs = torch.softmax(logits[:, -1].float().cpu() / temperature, dim=-1)
+                next_ids = torch.multinomial(probs, 1, generator=generator)  # (count, 1)
+                new.append(next_ids)
+                logits, state = self(next_ids.to(device), state, return_state=True)
+        return torch.cat(new, dim=1)                                   # (count, length)
+
 
 class SampleSnapshots:
     """A `fit` callback: every `every` batches (and before the first), a text sample from the
@@ -400,3 +421,108 @@ def hidden_state_gradients(model, X, y, loss_fn=None):
             hidden_states.append(h)
         loss = loss_fn(model.head(h[-1]).squeeze(-1), y)      # read out the top layer's h_T
         return grad_norms(loss, hidden_states)                # (T,)
+
+
+# -- reading the gradient through time ---------------------------------------------------------
+def relative(norms):
+    """Each gradient norm divided by the one at the last step, t = T."""
+    return norms / norms[-1]
+
+
+def spectral_radius(W):
+    """The largest |eigenvalue| of a square matrix, a float."""
+    return torch.linalg.eigvals(W.detach()).abs().max().item()
+
+
+def steps_until(norms, factor):
+    """How many steps back from T the gradient has (last) fallen below `factor` times the one
+    at T; None if it never does."""
+    small = (norms / norms[-1] < factor).nonzero()
+    return len(norms) - 1 - small[-1].item() if len(small) else None
+
+
+def rate_per_step(norms):
+    """The factor by which the norms shrink per step going back in time, a geometric rate fitted
+    over their second half (the straight part of the log curve)."""
+    logs = norms[len(norms) // 2:].log()
+    return math.exp((logs[0] - logs[-1]).item() / (len(logs) - 1))
+
+
+def scaled_regressor(cell, factor, hidden_size=64, seed=0):
+    """A fresh float64 SequenceRegressor (weights drawn after torch.manual_seed(seed)) whose
+    recurrent weights `weight_hh_l0` are multiplied by `factor`."""
+    torch.manual_seed(seed)
+    model = SequenceRegressor(cell, hidden_size=hidden_size).double()
+    with torch.no_grad():
+        model.rnn.weight_hh_l0 *= factor
+    return model
+
+
+def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None):
+    """Validation checks of several runs ({label: Snapshots of a loss}) against the optimizer
+    steps done, with `baseline` as a grey dotted line. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    from .book import COLUMN
+    if ax is None:
+        _, ax = plt.subplots(figsize=(COLUMN, 3.2))
+    for label, checks in runs.items():
+        ax.plot(checks.steps, checks.values, label=label)
+    ax.axhline(baseline, color="gray", linestyle=":", label="predict the mean")
+    ax.set(xlabel="optimizer steps", ylabel=ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    return ax
+
+
+def first_below(checks, level):
+    """The optimizer steps done when a Snapshots of a validation loss (`checks.steps`,
+    `checks.values`) first read below `level`; None if it never did."""
+    return next((step for step, value in zip(checks.steps, checks.values) if value < level),
+                None)
+
+
+# -- the chapter's adding-problem playground ---------------------------------------------------
+GRAD_LABEL = r"$\|\partial L/\partial h_t\|$ / $\|\partial L/\partial h_T\|$"
+
+
+def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.0,
+                      baseline=1 / 6):
+    """A Playground that trains SequenceRegressor(cell, hidden_size) on `train_size` fresh
+    adding-problem sequences of length T (seed 0; test: 500 more, seed 1) with Adam, MSE and
+    `step`, then draws the trained model's gradient through time on 256 others (seed 2).
+    `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others go to fit
+    (lr, epochs, ...)."""
+    missing = sorted({"cell", "hidden_size", "T"} - set(controls))
+    if missing:
+        raise ValueError(f"adding_playground needs controls named cell, hidden_size and T; "
+                         f"missing {', '.join(missing)}")
+    import matplotlib.pyplot as plt
+
+    from .book import COLUMN
+    from .plots import per_layer
+    from .widgets import Playground
+
+    def data(T):                       # fresh sequences of length T for every run
+        return adding_problem(train_size, T, seed=0), adding_problem(500, T, seed=1)
+
+    def build(cell, hidden_size):
+        return SequenceRegressor(cell, hidden_size=hidden_size)
+
+    def after_train(model, history, settings):
+        X, y = adding_problem(256, settings["T"], seed=2)
+        norms = hidden_state_gradients(model, X, y)
+        fig, ax = plt.subplots(figsize=(COLUMN, 2.6))
+        per_layer({f"{settings['cell']}, trained": relative(norms)}, ax,
+                  xlabel="time step t", ylabel=GRAD_LABEL,
+                  title=f"test MSE {history.test_loss[-1]:.4f} "
+                        f"(predicting the mean: {baseline:.4f})")
+        fig.tight_layout()
+        return fig
+
+    return Playground(build, controls, data=data, input_shape=(1, 10, 2),
+                      fit_kwargs=dict(batch_size=batch_size, clip_grad=clip_grad, step=step,
+                                      loss_fn=nn.MSELoss()),
+                      after_train=after_train, title="adding problem")

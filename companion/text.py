@@ -1,7 +1,10 @@
 """Text as characters, offline: a corpus that ships with Python, a vocabulary, encode/decode, windows.
 
-Used in: book/05_rnn.ipynb (the character-level language model)
+Used in: book/05_rnn.ipynb (the character-level language model, the measures of its samples)
 """
+import html
+import re
+
 import torch
 
 from ._validate import check_positive_int
@@ -73,3 +76,43 @@ class CharCorpus:
         X = ids[:count * seq_len].view(count, seq_len)              # (N, seq_len)
         Y = ids[1:count * seq_len + 1].view(count, seq_len)         # (N, seq_len), shifted by 1
         return X, Y
+
+
+# -- measuring generated text -----------------------------------------------------------------
+WORD = re.compile(r"[A-Za-z]+")          # a word: a run of letters
+
+
+class KnownWords:
+    """The words of a text (runs of letters), to measure generated text against it."""
+
+    def __init__(self, text):
+        self.words = set(WORD.findall(text))
+
+    def __repr__(self):
+        return f"KnownWords({len(self.words):,} different words)"
+
+    def share(self, text):
+        """The share of the words of `text` that occur among the known words (0 if none)."""
+        words = WORD.findall(text)
+        return sum(w in self.words for w in words) / max(len(words), 1)
+
+    def count(self, text, min_letters=3):
+        """How many words of `text` with at least `min_letters` letters are known words."""
+        return sum(len(w) >= min_letters and w in self.words for w in WORD.findall(text))
+
+
+def variety(text, n=8):
+    """The share of the `n`-character pieces of `text` that differ from each other: 1 when no
+    piece repeats, low when the text loops."""
+    check_positive_int("n", n)
+    pieces = [text[i:i + n] for i in range(len(text) - n + 1)]
+    return len(set(pieces)) / max(len(pieces), 1)
+
+
+def sample_html(title, text, min_spaces=8):
+    """`text` as an HTML <pre> block under a bold `title`, escaped; a run of `min_spaces` or
+    more spaces (pydoc's indentation) is shown as "[n spaces]"."""
+    text = html.escape(text, quote=False)
+    text = re.sub(" {%d,}" % min_spaces, lambda m: f" [{len(m.group())} spaces] ", text)
+    return (f"<b>{html.escape(title, quote=False)}</b>"
+            f"<pre style='white-space: pre-wrap'>{text}</pre>")

@@ -277,3 +277,90 @@ def test_text_outside_the_vocabulary_raises_a_clear_error():
         corpus.decode([0, 3])
     with pytest.raises(ValueError, match="too few for one window"):
         corpus.windows(5)
+
+
+# -- the chapter's probes, text measures and helpers (moved out of the notebook) ---------------
+def test_gradient_readers_on_a_known_geometric_curve():
+    norms = torch.tensor([0.5 ** (9 - t) for t in range(10)], dtype=torch.float64)  # t = 1..10
+    assert rnn.relative(norms)[-1] == 1 and rnn.relative(norms)[0] == 0.5 ** 9
+    assert rnn.rate_per_step(norms) == pytest.approx(0.5)
+    assert rnn.steps_until(norms, 1e-2) == 7          # 0.5**7 < 1e-2 <= 0.5**6
+    assert rnn.steps_until(norms, 1e-9) is None
+
+
+def test_spectral_radius_and_scaled_regressor():
+    assert rnn.spectral_radius(torch.tensor([[0.0, 2.0], [-2.0, 0.0]])) == pytest.approx(2.0)
+    fresh, big = rnn.scaled_regressor("GRU", 1, 16), rnn.scaled_regressor("GRU", 4, 16)
+    assert fresh.rnn.weight_hh_l0.dtype == torch.float64
+    torch.testing.assert_close(big.rnn.weight_hh_l0, 4 * fresh.rnn.weight_hh_l0)
+    torch.testing.assert_close(big.rnn.weight_ih_l0, fresh.rnn.weight_ih_l0)
+
+
+def test_first_below_reads_validation_checks():
+    from companion.snapshots import Snapshots
+    values = iter([0.2, 0.17, 0.01, 0.3])
+    checks = Snapshots(lambda: next(values), steps=[5, 10, 15])
+    for step in range(1, 16):
+        checks.batch_end(type("R", (), dict(epoch=0, batch=step, num_batches=20))())
+    assert checks.steps == [0, 5, 10, 15]
+    assert rnn.first_below(checks, 0.05) == 10 and rnn.first_below(checks, 0.001) is None
+
+
+def test_generate_many_draws_a_batch_of_valid_continuations():
+    torch.manual_seed(0)
+    model = CharModel(7, "GRU", hidden_size=8)
+    prompt = torch.tensor([1, 2, 3])
+    out = model.generate_many(prompt, 12, 5, temperature=0.8, seed=3)
+    assert out.shape == (5, 12) and out.dtype == torch.long
+    assert 0 <= out.min() and out.max() < 7
+    assert torch.equal(out, model.generate_many(prompt, 12, 5, temperature=0.8, seed=3))
+    assert len({tuple(row.tolist()) for row in out}) > 1        # the rows differ
+    # a cold temperature takes the likeliest id: every row is generate's greedy answer
+    cold = model.generate_many(prompt, 6, 3, temperature=1e-4)
+    assert all(torch.equal(row, model.generate(prompt, 6, temperature=1e-4)) for row in cold)
+    with pytest.raises(ValueError, match="count"):
+        model.generate_many(prompt, 4, 0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate_many(prompt, 4, 2, temperature=0)
+
+
+def test_text_measures():
+    from companion.text import KnownWords, sample_html, variety
+    known = KnownWords("the cat sat on the mat")
+    assert "5" in repr(known)
+    assert known.share("the dog sat") == pytest.approx(2 / 3)
+    assert known.share("1 2 3") == 0
+    assert known.count("the cat on a mat", min_letters=3) == 3
+    assert variety("abcdefghij", n=3) == 1.0
+    assert variety("abababab", n=2) == pytest.approx(2 / 7)
+    page = sample_html("LSTM <1>", "a<b" + " " * 12 + "c   d")
+    assert "LSTM &lt;1&gt;" in page and "a&lt;b [12 spaces] c   d" in page
+    with pytest.raises(ValueError, match="n"):
+        variety("abc", n=0)
+
+
+def test_adding_playground_checks_its_controls():
+    import ipywidgets as widgets
+    with pytest.raises(ValueError, match="hidden_size"):
+        rnn.adding_playground({"cell": widgets.Dropdown(options=["RNN"]),
+                               "T": widgets.IntSlider(value=5)}, None, 100)
+
+
+def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
+    import ipywidgets as widgets
+    import matplotlib
+    matplotlib.use("Agg")
+
+    def step(model, batch, loss_fn):
+        X, y = batch
+        return loss_fn(model(X), y), len(y)
+
+    controls = {"cell": widgets.Dropdown(options=["RNN", "GRU"], value="GRU"),
+                "hidden_size": widgets.IntSlider(value=8, min=8, max=16),
+                "T": widgets.IntSlider(value=6, min=4, max=10),
+                "epochs": widgets.IntSlider(value=1, min=1, max=2)}
+    play = rnn.adding_playground(controls, step, 64)
+    play.train()
+    assert play.history.epochs == 1 and len(play.history.test_loss) == 1
+    assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
+    assert play.model.rnn.hidden_size == 8
