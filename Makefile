@@ -23,6 +23,20 @@ EXECUTED ?= .ci/executed
 # When it changes, the execution cache is dropped (Jupyter Book's cache keys on the notebooks only).
 BOOK_STAMP = mode=$${BOOK_FAST:-0} companion=$$(cat companion/*.py companion/*/*.py | sha256sum | cut -c1-16)
 
+# The Chinese edition (book/zh/, issue 24) is its own Sphinx project: built after the English one
+# from the folder $(1), into _build/zh/, then copied to _build/html/zh/ beside the English pages.
+# Its chapters' code is the English code (translations-check), so it executes nothing: `make book`
+# finds each chapter's run in the English build's execution cache (jupyter-cache hashes the code
+# cells, source and metadata, and the kernelspec, not the markdown); `make book-executed` copies
+# the executed English outputs in (scripts/translations.py outputs).
+ZH_BUILD = cd $(1) && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going \
+	  --path-output $(CURDIR)/_build/zh && cd $(CURDIR) && rm -rf _build/html/zh && \
+	  cp -r _build/zh/_build/html _build/html/zh
+# A copy's configuration with execution off (it builds from chapters executed already).
+EXECUTE_OFF = $(BIN)/python -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); \
+	  c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open(sys.argv[1], 'w'), \
+	  sort_keys=False, allow_unicode=True)" $(1)
+
 .PHONY: book book-executed pages test setup data vendor clean translations translations-check
 
 $(STAMP): requirements.txt pyproject.toml
@@ -46,7 +60,8 @@ book: data vendor
 	if [ "$$(cat _build/.book_stamp 2>/dev/null)" != "$$stamp" ]; then \
 	  rm -rf _build/.jupyter_cache; echo "$$stamp" > _build/.book_stamp; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "The book is at $(CURDIR)/_build/html/index.html"
+	$(call ZH_BUILD,book/zh)
+	@echo "The book is at $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # CI: the book built, into _build/html, from the copy of the sources in $(EXECUTED) whose
 # chapters `make test NOTEBOOKS=$(EXECUTED)/book PYTEST_ARGS=--overwrite` has just executed
@@ -54,11 +69,12 @@ book: data vendor
 book-executed: data vendor
 	@ls $(EXECUTED)/book/*.ipynb >/dev/null 2>&1 || { echo "book-executed: no executed \
 	  chapters in $(EXECUTED)/book (.ci/run makes them)" >&2; exit 1; }
-	$(BIN)/python -c "import sys, yaml; c = yaml.safe_load(open('_config.yml')); \
-	  c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open(sys.argv[1], 'w'), sort_keys=False)" \
-	  $(EXECUTED)/_config.yml
+	$(call EXECUTE_OFF,$(EXECUTED)/_config.yml)
 	$(BIN)/jupyter-book build $(EXECUTED) -W -n --keep-going --path-output .
-	@echo "The book is at $(CURDIR)/_build/html/index.html"
+	$(PYTHON) scripts/translations.py outputs $(EXECUTED)/book
+	$(call EXECUTE_OFF,$(EXECUTED)/book/zh/_config.yml)
+	$(call ZH_BUILD,$(EXECUTED)/book/zh)
+	@echo "The book is at $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py),
 # then the intro run in a real JupyterLab: slider, Train, live curves (scripts/check_jupyterlab.py).
