@@ -8,10 +8,11 @@ from torch import nn
 from companion.attention import (AdditiveAttention, ConcatScore, DotScore, GeneralScore,
                                  LuongAttention, MultiHeadAttention, attention_weights,
                                  masked_softmax, merge_heads, scaled_dot_product_attention,
-                                 split_heads)
+                                 softmax_explorer, split_heads)
 from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, AttentionSnapshots, Seq2Seq,
                                date_pairs, dates_task, exact_match, greedy_centres,
-                               greedy_scores, reversal_task)
+                               greedy_scores, heatmap_explorer, heatmap_result,
+                               reversal_task, snapshot_explorer, verdict)
 from companion.training import fit, seq2seq_step
 
 
@@ -338,6 +339,40 @@ def test_attention_snapshots_record_the_weights_during_training_and_the_last_equ
         AttentionSnapshots(Seq2Seq(len(DIGITS), 16, 8, attention="none"), src, 3)
     with pytest.raises(ValueError, match="per_epoch"):
         AttentionSnapshots(model, src, 0)
+
+
+def test_softmax_explorer_shows_a_sharper_softmax_without_the_division():
+    explorer = softmax_explorer([4, 1024])
+    assert list(explorer.results) == [(4, "no"), (4, "yes"), (1024, "no"), (1024, "yes")]
+    assert explorer.outputs[1024, "no"] != explorer.outputs[1024, "yes"]
+
+
+def test_verdict_says_right_or_what_was_wanted():
+    assert verdict(DIGITS, DIGITS.encode("123") + [EOS], DIGITS.encode("123") + [EOS]) \
+        == "123 (right)"
+    assert verdict(DIGITS, DIGITS.encode("12"), DIGITS.encode("123")) == "12 (wrong, not 123)"
+
+
+def test_explorers_precompute_one_image_per_setting_and_refuse_missing_examples():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(DIGITS), 16, 8, attention="dot")
+    test = reversal_task(3, 5, seed=2)
+    explorer = heatmap_explorer({"a": (model, DIGITS, test), "b": (model, DIGITS, test)},
+                                [1, 2])
+    assert len(explorer.results) == 4
+    assert all(kind == "png" for kind, _ in explorer.outputs.values())
+    with pytest.raises(ValueError, match="has 3 examples"):
+        heatmap_explorer({"a": (model, DIGITS, test)}, [4])
+    with pytest.raises(ValueError, match="count from 1"):
+        heatmap_explorer({"a": (model, DIGITS, test)}, [0])
+    snaps = AttentionSnapshots(model, test[0][:1], per_epoch=1)
+    snaps.snapshots[1.0] = snaps.snapshots[0.0]
+    scrub = snapshot_explorer(snaps, model, DIGITS, test[2][0], {0.0: 0.5, 1.0: 1.0})
+    assert len(scrub.results) == 2
+    fig = heatmap_result(model, test, DIGITS, "dot")
+    assert "exact match" in fig.axes[0].get_title()
+    none = Seq2Seq(len(DIGITS), 16, 8, attention="none")
+    assert "nothing to show" in heatmap_result(none, test, DIGITS, "none").axes[0].texts[0].get_text()
 
 
 # -- clear errors -------------------------------------------------------------------------------
