@@ -1,6 +1,7 @@
 """companion.cnn against PyTorch: conv/pool equality, architectures' shapes, receptive fields, errors."""
 import random
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
@@ -218,3 +219,61 @@ def test_kernel_snapshots_record_the_kernels_during_fit():
     assert "4 snapshots" in repr(snapshots)
     with pytest.raises(ValueError, match="nn.Conv2d"):
         cnn.KernelSnapshots(model.features[1], steps=[1])
+
+
+def _png_size(png):
+    import io
+
+    from PIL import Image
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_conv_explorer_draws_every_setting_at_the_column_width():
+    torch.manual_seed(0)
+    image = torch.rand(1, 12, 12)
+    kernels = {"edge": torch.tensor([[-1., 0., 1.]] * 3), "blur": torch.full((3, 3), 1 / 9)}
+    explorer = cnn.conv_explorer(image, kernels, paddings=(0, 1), strides=(1, 2),
+                                 value={"kernel": "blur", "padding": 1, "stride": 2})
+    assert len(explorer.outputs) == 2 * 2 * 2
+    assert explorer.first == ("blur", 1, 2)
+    pngs = [png for kind, png in explorer.outputs.values()]
+    assert all(png.startswith(b"\x89PNG") for png in pngs)
+    assert len(set(pngs)) == len(pngs)                   # every setting draws its own frame
+    assert {_png_size(png) for png in pngs} == {(720, 340)}   # COLUMN inches at 100 dpi
+    with pytest.raises(ValueError, match=r"\(1, height, width\)"):
+        cnn.conv_explorer(torch.rand(12, 12), kernels)
+
+
+def test_kernel_film_shows_every_snapshot_and_starts_at_the_last():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 4, 3)
+    snapshots = cnn.KernelSnapshots(conv, steps=[2, 5])
+    for step in (2, 5):
+        with torch.no_grad():
+            conv.weight.add_(torch.randn_like(conv.weight))
+        snapshots.batch_end(type("Record", (), {"epoch": 0, "num_batches": 10,
+                                                "batch": step})())
+    film = cnn.kernel_film(snapshots, "test kernels")
+    assert film.choices == {"step": [0, 2, 5]} and film.play == "step"
+    assert film.first == (5,)
+    pngs = [png for kind, png in film.outputs.values()]
+    assert len(set(pngs)) == 3 and all(png.startswith(b"\x89PNG") for png in pngs)
+
+
+def test_feature_maps_follow_lenet_stage_by_stage():
+    torch.manual_seed(0)
+    model, x = cnn.LeNet5(), torch.rand(1, 1, 28, 28)
+    maps, prediction = cnn.feature_maps(model, x)
+    assert [label for label, _ in maps] == ["conv 1 + tanh", "average pool",
+                                             "conv 2 + tanh", "average pool"]
+    assert [tuple(m.shape) for _, m in maps] == [(6, 28, 28), (6, 14, 14),
+                                                 (16, 10, 10), (16, 5, 5)]
+    torch.testing.assert_close(maps[1][1], model.features[:3](x)[0])
+    assert prediction == model(x).argmax().item()
+    assert model.training                                # evaluating() restored train mode
+    fig = cnn.draw_feature_maps(model, x, num_shown=4)
+    assert len(fig.axes) == 5 * 4
+    assert fig.axes[4].get_ylabel() == "conv 1 + tanh\n28×28"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one image"):
+        cnn.feature_maps(model, torch.rand(2, 1, 28, 28))
