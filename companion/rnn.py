@@ -458,9 +458,10 @@ def scaled_regressor(cell, factor, hidden_size=64, seed=0):
     return model
 
 
-def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None):
+def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None, log=True):
     """Validation checks of several runs ({label: Snapshots of a loss}) against the optimizer
-    steps done, with `baseline` as a grey dotted line. Returns the Axes."""
+    steps done, with `baseline` as a grey dotted line; `log`: a log scale, so that a plateau
+    and the fall after it both show. Returns the Axes."""
     import matplotlib.pyplot as plt
 
     from .book import COLUMN
@@ -469,7 +470,7 @@ def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None)
     for label, checks in runs.items():
         ax.plot(checks.steps, checks.values, label=label)
     ax.axhline(baseline, color="gray", linestyle=":", label="predict the mean")
-    ax.set(xlabel="optimizer steps", ylabel=ylabel)
+    ax.set(xlabel="optimizer steps", ylabel=ylabel, yscale="log" if log else "linear")
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -364,3 +364,18 @@ def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
     assert play.history.epochs == 1 and len(play.history.test_loss) == 1
     assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
     assert play.model.rnn.hidden_size == 8
+
+
+def test_plot_checks_draws_one_line_per_run_and_the_baseline():
+    import matplotlib
+    matplotlib.use("Agg")
+    from companion.snapshots import Snapshots
+    runs = {}
+    for name, start in (("a", 1.0), ("b", 0.5)):
+        values = iter([start, start / 10])
+        runs[name] = Snapshots(lambda values=values: next(values), steps=[3])
+        for step in range(1, 4):
+            runs[name].batch_end(type("R", (), dict(epoch=0, batch=step, num_batches=3))())
+    ax = rnn.plot_checks(runs, 0.2, title="t")
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "predict the mean"]
+    assert list(ax.get_lines()[1].get_ydata()) == [0.5, 0.05] and ax.get_yscale() == "log"
