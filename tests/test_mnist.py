@@ -223,3 +223,41 @@ def test_show_confusion_writes_every_count_and_the_per_class_accuracy():
     heights = [bar.get_height() for bar in bars_ax.patches]
     assert heights == pytest.approx([0.8, 0.9])
     plt.close(fig)
+
+
+def test_checkpoints_note_four_points_per_epoch_and_the_filters_on_their_pixels():
+    torch.manual_seed(0)
+    X, y = torch.rand(96, 1, 28, 28), torch.randint(0, 10, (96,))
+    net = speedrun_net()
+    checkpoints = companion.mnist.Checkpoints(net, TensorDataset(X[:32], y[:32]))
+    fit(net, TensorDataset(X, y), epochs=2, batch_size=8, live=False,
+        callbacks=[checkpoints])
+    assert checkpoints.when == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert len(checkpoints.val_acc) == len(checkpoints.train_acc) == 8
+    assert sorted(checkpoints.snapshots) == [0.0] + checkpoints.when
+    first, last = checkpoints.snapshots[0.0], checkpoints.snapshots[2.0]
+    assert first.shape == (16, 1, 6, 6) and not torch.equal(first, last)
+    # pixel_shuffle lays channel 2*i + j of kernel tap (y, x) on pixel (2y + i, 2x + j)
+    weight = net[1][0].weight.detach()
+    assert last[3, 0, 2 * 1 + 1, 2 * 2 + 0] == weight[3, 2 * 1 + 0, 1, 2]
+    # ... which is the pixel that tap reads: the layer equals a 6x6, stride-2 convolution
+    images = torch.rand(2, 1, 24, 24)
+    folded = torch.nn.functional.conv2d(
+        torch.nn.functional.pixel_unshuffle(images, 2), weight, padding=1)
+    unfolded = torch.nn.functional.conv2d(images, last, stride=2, padding=2)
+    assert torch.allclose(folded, unfolded, atol=1e-5)
+
+
+def test_recipe_settings_describe_a_run_and_reject_an_unknown_optimizer():
+    recipe = SPEEDRUNS[0.995]
+    column = companion.mnist.recipe_settings("r", recipe["fit"], recipe["net"],
+                                             recipe["label_smoothing"], 60_000, True)
+    assert column["random shifts"] == "up to 1 pixel"
+    assert column["optimizer"] == "SGD, Nesterov momentum"
+    assert column["epochs"] == "6" and column["at test time"].startswith("average")
+    seed = companion.mnist.recipe_settings("s", dict(epochs=1, batch_size=32, lr=1e-3,
+                                                     optimizer="adam"), images=2_000)
+    assert seed["network"] == "seed_cnn (225,034 parameters)"
+    assert seed["schedule"] == "constant" and seed["final runs train on"] == "2,000 images"
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        companion.mnist.recipe_settings("x", dict(recipe["fit"], optimizer="lbfgs"))
