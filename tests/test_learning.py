@@ -357,3 +357,49 @@ def test_plot_paths_draws_each_path_and_its_loss():
     assert torch.allclose(torch.as_tensor(drawn), L.rosenbrock(paths["b"]))
     assert ax_map.get_xlim() == L.VALLEY[:2] and ax_loss.get_yscale() == "log"
     plt.close(fig)
+
+
+def test_run_outcome_says_how_a_run_ended():
+    finite = L.descend(lambda p: L.SGD(p, lr=1e-3), (-1.2, 1.0), 20)
+    assert L.run_outcome(finite, 20) == (
+        f"f = {L.rosenbrock(finite[-1]):.1e} after 20 steps")
+    blown = L.descend_many(L.SGD, [0.3], (-1.2, 1.0), 40)[0]   # diverges
+    first_bad = int(torch.isfinite(L.rosenbrock(blown)).sum())
+    assert 0 < first_bad < 41
+    assert L.run_outcome(blown, 40) == (
+        f"diverged: f overflowed at step {first_bad}")
+
+
+def test_run_explorer_renders_every_run_of_the_grid():
+    import matplotlib
+    matplotlib.use("Agg")
+    lrs, start = [1e-3, 0.3], (-1.2, 1.0)
+    paths = {}
+    for name, cls in (("gd", L.SGD), ("adam", L.Adam)):
+        for lr, path in zip(lrs, L.descend_many(cls, lrs, start, 30)):
+            paths[name, lr] = path
+    explorer = L.run_explorer(paths, start, value={"optimizer": "adam",
+                                                   "lr": 1e-3})
+    assert sorted(explorer.results) == sorted(paths)
+    assert explorer.shown == ("adam", 1e-3)
+    with pytest.raises(ValueError, match="at least one"):
+        L.run_explorer({}, start)
+
+
+def test_confidence_explorer_replays_the_kept_epochs_only():
+    import matplotlib
+    matplotlib.use("Agg")
+    from companion.training import History
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    X, labels = torch.randn(50, 4), torch.randint(0, 3, (50,))
+    snapshots = L.Snapshots(model, X, epochs=[1, 3])
+    history = History()
+    for epoch in (1, 2, 3):
+        history.add("train", 1.0 / epoch, 0.5)
+        history.add("val", 1.5 / epoch, 0.4)
+        snapshots.epoch_end(history)
+    explorer = L.confidence_explorer(snapshots, labels, history, [1, 3])
+    assert list(explorer.results) == [(1,), (3,)] and explorer.shown == (3,)
+    with pytest.raises(ValueError, match="no outputs kept after epoch 2"):
+        L.confidence_explorer(snapshots, labels, history, [1, 2, 3])
