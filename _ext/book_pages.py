@@ -62,9 +62,10 @@ WORDS = {
            "snapshot_link": "Open this chapter in Colab",
            "snapshot": "Snapshot of the build's run: these controls need a running Python "
                        "kernel. {link} or in JupyterLab to change them and train again.",
-           "other": "中文", "other_lang": "zh-Hans", "other_title": "本页的中文版"},
+           "other": "中文", "other_lang": "zh-Hans"},
     "zh": {"run": "做这些练习，需要运行本章：", "open": "在 Colab 中打开",
-           "or_lab": "（或在 JupyterLab 中打开），", "open_either": "在 Colab 或 JupyterLab 中打开，",
+           "or_lab": "（或在 JupyterLab 中打开），",
+           "open_either": "在 Colab 或 JupyterLab 中打开，",
            "how": "先运行本标题以上的所有单元格（Colab：Runtime ▸ Run before；JupyterLab："
                   "Run ▸ Run All Above Selected Cell），再在练习单元格中写下答案并运行；能自动检查"
                   "的练习会告诉你答得对不对。本页上的单元格显示的是构建时的输出，那时还没有人作答。",
@@ -72,7 +73,7 @@ WORDS = {
            "snapshot_link": "在 Colab 中打开本章",
            "snapshot": "这是构建时运行结果的快照：这些控件需要运行中的 Python 内核。{link}，"
                        "或在 JupyterLab 中打开，即可修改设置并重新训练。",
-           "other": "English", "other_lang": "en", "other_title": "The English edition of this page",
+           "other": "English", "other_lang": "en",
            "english_only": "尚未译成中文：链接到英文版"},
 }
 
@@ -434,7 +435,8 @@ def _title_and_description(app, context, doctree):
         return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text or "")).split())
     book = plain(context.get("docstitle") or app.config.html_title)
     if book and plain(context.get("title")) == book:
-        context["title"] = words(app)["first_page"]   # "Introduction — Book", not "Book — Book"
+        # "Introduction — Book", not "Book — Book"
+        context["title"] = words(app)["first_page"]
     if doctree is None:
         return
     text = ""
