@@ -230,3 +230,52 @@ def test_gradient_snapshots_film_training_at_every_half_epoch():
         assert abs((losses * sizes).sum() / 100 - history.train_loss[epoch]) < 1e-5
     with pytest.raises(ValueError, match="per_epoch"):
         GradientSnapshots(model, X, y, per_epoch=0)
+
+
+def test_the_chapters_figures_plot_what_they_are_given():
+    import math
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+
+    from companion.resnet import block_bars, film_explorer, plot_sweep
+    from companion.training import History
+
+    def history(losses):
+        h = History()
+        h.train_loss = list(losses)
+        return h
+    sweeps = {"plain": {1: history([1.0, 0.5]), 5: history([2.0, 1.5])},
+              "residual": {1: history([1.0, 0.4]), 5: history([0.9, 0.3])}}
+    fig = plot_sweep(sweeps, chance=math.log(10))
+    assert len(fig.axes) == 2
+    for ax, kind in zip(fig.axes, sweeps):
+        assert ax.get_title() == f"{kind} networks"
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert "1 block" in labels and "5 blocks" in labels
+        plotted = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+        assert plotted["5 blocks"] == sweeps[kind][5].train_loss
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one sweep"):
+        plot_sweep({})
+
+    norms = {"plain": torch.arange(1.0, 26.0), "residual": torch.ones(25)}
+    ax = block_bars(norms, ylim=(0.1, 100))
+    assert list(ax.get_xticks()) == [1, 5, 10, 15, 20, 25]   # blocks counted from 1
+    assert len(ax.patches) == 50 and ax.get_ylim() == (0.1, 100)
+    assert ax.get_yscale() == "log"
+    plt.close(ax.figure)
+
+    def film(scale):
+        return SimpleNamespace(epochs=[0.0, 0.5, 1.0], losses=[2.3, 2.0, 1.5, 1.0],
+                               norms=[scale * torch.rand(5) + 0.1 for _ in range(3)])
+    films = {"plain": film(100.0), "residual": film(1.0)}
+    colors = {"plain": "red", "residual": "blue"}
+    explorer = film_explorer(films, colors, chance=math.log(10))
+    frames = [png for kind, png in explorer.outputs.values()]
+    assert len(frames) == 3 and all(png.startswith(b"\x89PNG") for png in frames)
+    assert len(set(frames)) == 3                               # every moment differs
+    films["residual"].epochs = [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="share their batches"):
+        film_explorer(films, colors)
+
