@@ -205,7 +205,8 @@ def test_the_chinese_chapters_keep_the_english_cell_ids_and_record_hashes():
                 assert zh_cell == en_cell
 
 
-def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp_path):
+def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp_path,
+                                                                              monkeypatch):
     sys.path.insert(0, str(TOP / "_ext"))
     try:
         import book_pages
@@ -221,6 +222,9 @@ def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp
     zh, en = app(tmp_path / "book" / "zh", "zh_CN"), app(tmp_path, "en")
     assert book_pages.other_edition_url(zh, "01_learning") == "../book/01_learning.html"
     assert book_pages.other_edition_url(zh, "missing") is None
+    monkeypatch.delenv("BOOK_ZH_EDITION", raising=False)
+    assert book_pages.other_edition_url(en, "book/intro") is None    # not built beside it
+    monkeypatch.setenv("BOOK_ZH_EDITION", "1")
     assert book_pages.other_edition_url(en, "book/intro") == "../zh/intro.html"
     assert book_pages.other_edition_url(en, "book/01_learning") is None
     node = {"reftype": "doc", "refdoc": "intro", "reftarget": "01_learning"}
