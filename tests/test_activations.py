@@ -179,3 +179,63 @@ def test_dead_fraction_counts_units_that_never_fire():
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="activation layers"):
         A.dead_fraction(nn.Linear(3, 3), torch.randn(2, 3))
+
+
+def test_vanishing_explorer_has_one_picture_per_setting_from_the_same_norms():
+    import matplotlib
+    matplotlib.use("Agg")
+    torch.manual_seed(0)
+    X, y = torch.rand(32, 784), torch.randint(0, 10, (32,))
+    explorer, norms = A.vanishing_explorer(X, y, width=16, depths=(2, 6),
+                                           activations=("sigmoid", "relu"))
+    assert len(explorer.results) == len(norms) == 2 * len(A.INITS) * 2
+    expected = A.weight_grad_norms(
+        A.build_mlp("sigmoid", 6, 16, init="xavier", seed=0), X, y)
+    assert torch.equal(norms["sigmoid", "xavier", 6], expected)
+    assert norms["relu", "he", 6].shape == (7,)       # depth + 1 layers
+
+
+def test_gradient_bars_compare_the_initial_and_the_trained_network():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    X, y = torch.rand(16, 784), torch.randint(0, 10, (16,))
+
+    def build(activation, depth):
+        return A.build_mlp(activation, depth, 8, init="he", seed=0)
+
+    trained = build("relu", 3)
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.mul_(2.0)                                # "trained": changed
+    fig = A.gradient_bars(build, X, y)(
+        trained, None, {"activation": "relu", "depth": 3, "lr": 1e-3})
+    ax = fig.axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    assert len(heights) == 2 * 4                      # 2 series x 4 layers
+    initial = A.weight_grad_norms(build("relu", 3), X, y).tolist()
+    assert heights[:4] == pytest.approx(initial)
+    assert heights[4:] != pytest.approx(initial)
+    assert "lr" not in ax.get_title() and "relu" in ax.get_title()
+    plt.close(fig)
+
+
+def test_boundary_explorer_loads_each_epochs_weights():
+    import matplotlib
+    matplotlib.use("Agg")
+    from companion.training import History
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 2), torch.randint(0, 2, (40,))
+    model = nn.Linear(2, 2)
+    states, history = [], History()
+    for epoch in range(3):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        history.add("test", 0.5, 0.5 + 0.1 * epoch)
+    explorer = A.boundary_explorer({"a": (model, states, history)}, X, y,
+                                   [1, 3])
+    assert list(explorer.results) == [(1,), (3,)] and explorer.shown == (3,)
+    assert torch.equal(model.weight, states[2]["weight"])   # the last drawn
+    with pytest.raises(ValueError, match=r"epochs must lie in 1\.\.3"):
+        A.boundary_explorer({"a": (model, states, history)}, X, y, [0, 4])
