@@ -17,6 +17,7 @@ from torch import nn
 
 from ._validate import check_positive_int
 from .measure import grad_norms
+from .snapshots import Snapshots
 
 SHORTCUTS = ("A", "B", "C")
 
@@ -314,27 +315,25 @@ def block_grad_norms(model, X, y):
     return grad_norms(loss, list(probe.blocks))
 
 
-class GradientSnapshots:
+class GradientSnapshots(Snapshots):
     """A `fit` callback that films a DepthMLP's training: the loss of every batch, and the
     per-block gradient norms (`block_grad_norms`) on one fixed batch (X, y) before the first
-    step and `per_epoch` times an epoch, the last at the epoch's end.
+    step and `per_epoch` times an epoch, the last at the epoch's end (a `Snapshots`).
 
     After fit: `losses` (a float per batch), `norms` (a (num_blocks,) tensor per snapshot,
     1 + epochs * per_epoch of them) and `epochs` (when each was taken: 0, 0.5, 1, ...).
     """
 
     def __init__(self, model, X, y, per_epoch=2):
-        check_positive_int("GradientSnapshots: per_epoch", per_epoch)
-        self.model, self.X, self.y, self.per_epoch = model, X, y, per_epoch
-        self.losses, self.epochs = [], [0.0]
-        self.norms = [block_grad_norms(model, X, y)]        # before the first step
+        self.losses = []
+        super().__init__(lambda: block_grad_norms(model, X, y), per_epoch=per_epoch)
+
+    norms = property(lambda self: self.values, doc="the gradient norms of each snapshot")
+    epochs = property(lambda self: self.moments, doc="epochs done at each snapshot")
 
     def batch_end(self, record):
         self.losses.append(record.loss)
-        done, before = record.batch * self.per_epoch, (record.batch - 1) * self.per_epoch
-        if done // record.num_batches > before // record.num_batches:   # a checkpoint passed
-            self.norms.append(block_grad_norms(self.model, self.X, self.y))
-            self.epochs.append(record.epoch + done // record.num_batches / self.per_epoch)
+        super().batch_end(record)
 
     def __repr__(self):
         return (f"GradientSnapshots({len(self.norms)} snapshots, {len(self.losses)} batch "

@@ -15,6 +15,7 @@ from torch import nn
 
 from ._validate import check_positive_int, shape_of
 from .measure import eval_mode, grad_norms
+from .snapshots import Snapshots
 
 CELL_TYPES = ("RNN", "LSTM", "GRU")
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}   # blocks of `hidden_size` rows stacked in weight_ih
@@ -350,28 +351,23 @@ class CharModel(nn.Module):
         return torch.cat(new, dim=1)                                   # (count, length)
 
 
-class SampleSnapshots:
+class SampleSnapshots(Snapshots):
     """A `fit` callback: every `every` batches (and before the first), a text sample from the
-    CharModel being trained, for a slider that scrubs through training. `samples` maps the
-    epochs done so far (a float, 0 = untrained) to the generated ids (1-D int64).
-    Sampling uses its own generator (`seed`), so the run trains exactly as without it."""
+    CharModel being trained, for a slider that scrubs through training (a `Snapshots`).
+    `samples` maps the epochs done so far (a float, 0 = untrained) to the generated ids (1-D
+    int64). Sampling uses its own generator (`seed`), so the run trains exactly as without it."""
 
     def __init__(self, model, prompt, every, length=120, temperature=0.5, seed=0):
         if not isinstance(model, CharModel):
             raise ValueError(f"SampleSnapshots needs a CharModel; got {type(model).__name__}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a number of batches >= 1; got {every!r}")
-        self.model, self.prompt, self.every = model, prompt, every
+        self.model, self.prompt = model, prompt
         self.settings = dict(length=length, temperature=temperature, seed=seed)
-        self.samples = {0.0: self._sample()}
+        super().__init__(lambda: model.generate(prompt, **self.settings), every=every)
 
-    def _sample(self):
-        return self.model.generate(self.prompt, **self.settings)
-
-    def batch_end(self, record):
-        if record.batch % self.every == 0 or record.batch == record.num_batches:
-            epochs = round(record.epoch + record.batch / record.num_batches, 2)
-            self.samples[epochs] = self._sample()
+    @property
+    def samples(self):
+        """{epochs done (rounded to 0.01): generated ids}."""
+        return {round(moment, 2): ids for moment, ids in zip(self.moments, self.values)}
 
     def __repr__(self):
         return f"SampleSnapshots({len(self.samples)} samples, every {self.every} batches)"
