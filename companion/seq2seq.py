@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ._validate import describe
 from .attention import AdditiveAttention, LuongAttention
 from .measure import eval_mode
+from .snapshots import Snapshots
 from .training import predict
 
 PAD, BOS, EOS = 0, 1, 2
@@ -336,33 +337,29 @@ def exact_match(model, src, dec_out, batch_size=1000):
     return greedy_scores(model, src, dec_out, batch_size).exact
 
 
-class AttentionSnapshots:
+class AttentionSnapshots(Snapshots):
     """A `fit` callback: the greedy tokens and attention weights of `src`
     (1, S) before training and `per_epoch` times an epoch, for a slider
-    that scrubs through training. `snapshots` maps the epochs done (0,
-    1 / per_epoch, ...; recorded at the first batch that reaches each) to
-    `(tokens, weights)`, as `model.greedy` returns them."""
+    that scrubs through training (a `Snapshots`). `snapshots` maps the
+    epochs done (0, 1 / per_epoch, ...; recorded at the first batch that
+    reaches each) to `(tokens, weights)`, as `model.greedy` returns them."""
 
     def __init__(self, model, src, per_epoch=4, extra_steps=2):
         if model.attention is None:
             raise ValueError("a model without attention has no weights to "
                              "record")
-        if not isinstance(per_epoch, int) or per_epoch < 1:
-            raise ValueError(f"per_epoch must be a whole number >= 1; got "
-                             f"{per_epoch!r}")
-        self.model, self.src, self.per_epoch = model, src, per_epoch
-        self.steps = src.shape[1] + extra_steps
-        self.snapshots = {0.0: model.greedy(src, self.steps)}
+        self.model, self.src = model, src
+        self.snapshots = {}
+        length = src.shape[1] + extra_steps                 # greedy steps
+        super().__init__(lambda: model.greedy(src, length), per_epoch=per_epoch)
+
+    def _take(self, moment):
+        super()._take(moment)
+        self.snapshots[moment] = self.values[-1]
 
     def __repr__(self):
         return (f"AttentionSnapshots({len(self.snapshots)} snapshots, "
                 f"{self.per_epoch} an epoch)")
-
-    def batch_end(self, record):
-        part = record.batch * self.per_epoch // record.num_batches
-        if part > (record.batch - 1) * self.per_epoch // record.num_batches:
-            epochs = record.epoch + part / self.per_epoch
-            self.snapshots[epochs] = self.model.greedy(self.src, self.steps)
 
 
 def verdict(vocab, tokens, answer):

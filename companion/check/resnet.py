@@ -5,25 +5,31 @@ parameter names) and compare the outputs, in evaluation and in training mode.
 """
 import torch
 from torch import nn
-from torchvision.models import resnet as tv
 
 from ._core import Hint, close, exercise, expect_tensor
 
 __all__ = ["basic_block", "bottleneck_block", "stage_params"]
 
 
+def _tv():
+    """torchvision's ResNet module, imported when a check first runs: importing torchvision
+    when the module loads cost every chapter 1.5-2 s (`from companion import check`)."""
+    from torchvision.models import resnet
+    return resnet
+
+
 def _projection(in_channels, out_channels, stride):
     """torchvision's shortcut where the shape changes (option B), else None."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.Sequential(tv.conv1x1(in_channels, out_channels, stride),
+    return nn.Sequential(_tv().conv1x1(in_channels, out_channels, stride),
                          nn.BatchNorm2d(out_channels))
 
 
 def _reference(kind, in_channels, channels, stride, seed=0):
     """A torchvision block with random weights and batch-norm statistics."""
     torch.manual_seed(seed)
-    cls = tv.BasicBlock if kind == "basic" else tv.Bottleneck
+    cls = _tv().BasicBlock if kind == "basic" else _tv().Bottleneck
     ref = cls(in_channels, channels, stride,
               _projection(in_channels, channels * cls.expansion, stride))
     for module in ref.modules():
@@ -38,7 +44,7 @@ def _reference(kind, in_channels, channels, stride, seed=0):
 
 def _branch(ref, x, *, stride_on_first=False):
     """F(x) of a torchvision block; optionally with the stride moved to the first conv."""
-    if isinstance(ref, tv.BasicBlock):
+    if isinstance(ref, _tv().BasicBlock):
         return ref.bn2(ref.conv2(ref.relu(ref.bn1(ref.conv1(x)))))
     if stride_on_first:
         s = ref.conv2.stride
