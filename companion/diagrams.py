@@ -515,7 +515,7 @@ def draw_transformer_block(ax=None, norm_first=True):
     ax.set_ylim(-0.6, top + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("pre-LN (GPT-2)" if norm_first else
+    ax.set_title("pre-LN (as in GPT-2)" if norm_first else
                  "post-LN (Vaswani et al. 2017)", fontsize=10)
     return ax
 

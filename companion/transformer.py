@@ -215,9 +215,10 @@ class GPT(nn.Module):
     """A decoder-only Transformer: token embedding + positions, blocks with a
     causal mask, a final LayerNorm (pre-LN only) and a linear head.
 
-    (B, T) int64 tokens, T <= context -> (B, T, vocab_size) scores, where
-    position t scores the token that follows token t. positions: "learned"
-    (a trained (context, d_model) table) or "sinusoidal" (a fixed one).
+    (B, T) int64 tokens -> (B, T, vocab_size) scores, where position t scores
+    the token that follows token t. positions: "learned" (a trained
+    (context, d_model) table: T <= context) or "sinusoidal" (a fixed table
+    of context rows, lengthened on demand: any T).
     fused: PyTorch's kernels for LayerNorm and attention (same parameters,
     same outputs, faster).
     """
@@ -268,7 +269,7 @@ class GPT(nn.Module):
             shape = tuple(X.shape) if torch.is_tensor(X) else type(X).__name__
             raise ValueError(f"GPT expects int64 tokens of shape (batch, T); "
                              f"got {shape}")
-        if start + X.shape[1] > self.context:
+        if self.positions == "learned" and start + X.shape[1] > self.context:
             raise ValueError(f"GPT: {start + X.shape[1]} positions exceed the "
                              f"context of {self.context}; keep the last "
                              f"{self.context} tokens (X[:, -{self.context}:])")
@@ -277,7 +278,11 @@ class GPT(nn.Module):
         """Token embeddings plus positions start, start+1, ...: (B, T, d)."""
         self._check_tokens(X, start)
         T = X.shape[1]
-        return self.drop(self.embed(X) + self.position[start:start + T])
+        position = self.position
+        if start + T > len(position):             # sinusoidal: more rows
+            position = sinusoidal_positions(start + T, position.shape[1]) \
+                .to(position)
+        return self.drop(self.embed(X) + position[start:start + T])
 
     def forward(self, X, cache=None):             # X (batch, T) int64
         start = 0 if cache is None else cache.length

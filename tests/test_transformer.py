@@ -232,6 +232,12 @@ def test_gpt_shapes_positions_and_the_context_limit():
     torch.testing.assert_close(sinusoidal.position, sinusoidal_positions(12, 16))
     with pytest.raises(ValueError, match="exceed the context of 12"):
         model(torch.zeros(1, 13, dtype=torch.long))
+    long = torch.randint(0, 11, (2, 30), generator=gen(9))    # past 12
+    scores = sinusoidal.eval()(long)                          # no error
+    assert scores.shape == (2, 30, 11)
+    torch.testing.assert_close(scores[:, :12], sinusoidal(long[:, :12]))
+    by_hand = sinusoidal.embed(long) + sinusoidal_positions(30, 16)
+    torch.testing.assert_close(sinusoidal.embed_tokens(long), by_hand)
     with pytest.raises(ValueError, match="int64 tokens"):
         model(torch.zeros(1, 5))
     with pytest.raises(ValueError, match="positions must be"):
