@@ -258,6 +258,6 @@ def test_recipe_settings_describe_a_run_and_reject_an_unknown_optimizer():
     seed = companion.mnist.recipe_settings("s", dict(epochs=1, batch_size=32, lr=1e-3,
                                                      optimizer="adam"), images=2_000)
     assert seed["network"] == "seed_cnn (225,034 parameters)"
-    assert seed["schedule"] == "constant" and seed["final runs train on"] == "2,000 images"
+    assert seed["schedule"] == "constant" and seed["trains on"] == "2,000 images"
     with pytest.raises(ValueError, match="optimizer must be one of"):
         companion.mnist.recipe_settings("x", dict(recipe["fit"], optimizer="lbfgs"))
