@@ -269,20 +269,17 @@ def weight_grad_norms(model, X, y):
     return grad_norms(loss, [layer.weight for layer in linear_layers(model)])
 
 
-def dead_fraction(model, X, batch_size=4096):
-    """Per activation layer: the fraction of units whose input is ≤ 0 for every sample in X.
-
-    Such a ReLU unit outputs 0 and passes back 0 gradient on all of X: it is "dead". Runs in
-    evaluation mode without gradients; the model's mode is restored afterwards.
-    """
-    layers = [m for m in model.modules() if isinstance(m, _ACTIVATION_MODULES)]
+def _never_active(model, X, batch_size, layer_types, active, name):
+    """Per layer of `layer_types`: the fraction of units for which `active(z)` (z: the
+    layer's input) is False on every sample in X. Evaluation mode, no gradients."""
+    layers = [m for m in model.modules() if isinstance(m, layer_types)]
     if not layers:
-        raise ValueError("dead_fraction expects a model with activation layers; found none")
+        raise ValueError(f"{name} expects a model with activation layers; found none")
     ever_on = [None] * len(layers)                           # per layer: (units,) bool
 
     def make_hook(i):
         def hook(module, inputs):
-            on = inputs[0] > 0                               # (batch, units, ...)
+            on = active(inputs[0])                           # (batch, units, ...)
             if on.dim() > 2:
                 on = on.flatten(2).any(2)                    # a conv channel counts as a unit
             on = on.any(0)                                   # (units,)
@@ -296,6 +293,28 @@ def dead_fraction(model, X, batch_size=4096):
         for h in handles:
             h.remove()
     return [1.0 - on.float().mean().item() for on in ever_on]
+
+
+def dead_fraction(model, X, batch_size=4096):
+    """Per activation layer: the fraction of units whose input is ≤ 0 for every sample in X.
+
+    Such a ReLU unit outputs 0 and passes back 0 gradient on all of X: it is "dead". Runs in
+    evaluation mode without gradients; the model's mode is restored afterwards.
+    """
+    return _never_active(model, X, batch_size, _ACTIVATION_MODULES,
+                         lambda z: z > 0, "dead_fraction")
+
+
+def saturated_fraction(model, X, threshold=0.01, batch_size=4096):
+    """Per sigmoid layer: the fraction of units with σ'(z) < threshold for every sample in X.
+
+    Such a unit is pinned near 0 or 1 on all of X and passes back almost no gradient.
+    """
+    if not 0 < threshold <= 0.25:
+        raise ValueError(f"saturated_fraction: threshold must lie in (0, 0.25], the range "
+                         f"of σ'; got {threshold!r}")
+    return _never_active(model, X, batch_size, (nn.Sigmoid,),
+                         lambda z: _sigmoid_grad(z) >= threshold, "saturated_fraction")
 
 
 # ------------------------------------------------- the chapter's explorers
@@ -372,7 +391,7 @@ def boundary_explorer(runs, X, y, epochs):
     fig, axes = plt.subplots(1, len(runs), figsize=(COLUMN, 3.4),
                              squeeze=False)
 
-    def render(epoch):
+    def draw(epoch):
         for ax, (name, (model, states, history)) in zip(axes[0], runs.items()):
             model.load_state_dict(states[epoch - 1])
             accuracy = history.test_acc[epoch - 1]
@@ -380,7 +399,18 @@ def boundary_explorer(runs, X, y, epochs):
             plot_decision_boundary(model, X, y, ax=ax, title=f"{name}: test "
                                    f"accuracy {accuracy:.0%}")
         fig.suptitle(f"after epoch {epoch} of {num_epochs}", fontsize=10)
+
+    # lay the figure out once, so that the panels stay put from frame to
+    # frame (tight_layout with equal-aspect axes settles over a few calls)
+    draw(list(epochs)[-1])
+    for _ in range(10):
+        before = [ax.get_position().bounds for ax in axes[0]]
         fig.tight_layout()
+        if [ax.get_position().bounds for ax in axes[0]] == before:
+            break
+
+    def render(epoch):
+        draw(epoch)
         return to_png(fig, 100, colors=256)
 
     explorer = Explorer({"epoch": list(epochs)}, render, play="epoch",

@@ -181,6 +181,26 @@ def test_dead_fraction_counts_units_that_never_fire():
         A.dead_fraction(nn.Linear(3, 3), torch.randn(2, 3))
 
 
+def test_saturated_fraction_counts_sigmoid_units_pinned_on_every_sample():
+    model = A.build_mlp("sigmoid", 2, 10, in_features=4, num_classes=2, seed=0)
+    first = A.linear_layers(model)[0]
+    with torch.no_grad():
+        first.weight[:4] = 0.0
+        first.bias[:2] = 30.0                                            # σ = 1: pinned high
+        first.bias[2:4] = -30.0                                          # σ = 0: pinned low
+        first.weight[4:] *= 0.01
+        first.bias[4:] = 0.0                                             # the rest: near σ'(0)
+    saturated = A.saturated_fraction(model, torch.randn(50, 4), batch_size=16)
+    assert len(saturated) == 2
+    assert saturated[0] == pytest.approx(0.4)
+    assert A.saturated_fraction(model, torch.randn(50, 4), threshold=1e-6)[0] == \
+        pytest.approx(0.4)                                               # σ'(±30) < 1e-12
+    with pytest.raises(ValueError, match="activation layers"):
+        A.saturated_fraction(A.build_mlp("relu", 2, 4, in_features=4), torch.randn(2, 4))
+    with pytest.raises(ValueError, match=r"threshold must lie in \(0, 0\.25\]"):
+        A.saturated_fraction(model, torch.randn(2, 4), threshold=0.3)
+
+
 def test_vanishing_explorer_has_one_picture_per_setting_from_the_same_norms():
     import matplotlib
     matplotlib.use("Agg")
@@ -220,7 +240,7 @@ def test_gradient_bars_compare_the_initial_and_the_trained_network():
     plt.close(fig)
 
 
-def test_boundary_explorer_loads_each_epochs_weights():
+def test_boundary_explorer_loads_each_epochs_weights(monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
     from companion.training import History
@@ -233,9 +253,31 @@ def test_boundary_explorer_loads_each_epochs_weights():
             model.weight.add_(1.0)
         states.append({k: v.clone() for k, v in model.state_dict().items()})
         history.add("test", 0.5, 0.5 + 0.1 * epoch)
-    explorer = A.boundary_explorer({"a": (model, states, history)}, X, y,
-                                   [1, 3])
-    assert list(explorer.results) == [(1,), (3,)] and explorer.shown == (3,)
+    import companion.plots as plots
+    drawn, layouts = [], []                  # per frame: weights, axes' places
+    original_plot, original_png = plots.plot_decision_boundary, plots.to_png
+
+    def plot_spy(model, *args, **kwargs):
+        drawn.append(model.weight.clone())
+        return original_plot(model, *args, **kwargs)
+
+    def png_spy(fig, *args, **kwargs):
+        layouts.append([ax.get_position().bounds for ax in fig.axes])
+        return original_png(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_decision_boundary", plot_spy)
+    monkeypatch.setattr(plots, "to_png", png_spy)
+    other = nn.Linear(2, 2)                  # a second panel, as in the chapter
+    runs = {"a": (model, states, history),
+            "b": (other, [other.state_dict()] * 3, history)}
+    explorer = A.boundary_explorer(runs, X, y, [1, 2, 3])
+    assert list(explorer.results) == [(1,), (2,), (3,)]
+    assert explorer.shown == (3,)
     assert torch.equal(model.weight, states[2]["weight"])   # the last drawn
+    # each frame drew its own epoch's weights (after a first draw for layout)
+    assert [torch.equal(w, state["weight"])
+            for w, state in zip(drawn[-6::2], states)] == [True] * 3
+    # the panels stay put: every frame has the same layout
+    assert len(layouts) == 3 and layouts[0] == layouts[1] == layouts[2]
     with pytest.raises(ValueError, match=r"epochs must lie in 1\.\.3"):
         A.boundary_explorer({"a": (model, states, history)}, X, y, [0, 4])
