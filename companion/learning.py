@@ -24,6 +24,7 @@ The scalar autograd engine (backpropagation) is in companion/autograd.py.
 Used in: book/01_learning.ipynb; `companion.training.fit` (the optimizer
 names).
 """
+import math
 import sys
 
 import torch
@@ -401,9 +402,17 @@ def run_outcome(path, num_steps):
     return f"diverged: f overflowed at step {finite}"
 
 
+def _two_decades(low, high):
+    """Lower `low` (0 < low < high) until [low, high] holds at least two
+    powers of 10, so that a log axis with 10^k ticks only shows a scale."""
+    top_power = math.floor(math.log10(high))
+    return min(low, 10.0 ** (top_power - 1) / 1.5), high
+
+
 def run_explorer(paths, start, value=None):
     """An Explorer over optimizer runs {(optimizer, lr): path, (steps + 1,
-    2)}: each run's path on the valley and its loss along the way."""
+    2)}, a full grid: each run's path on the valley and its loss along the
+    way."""
     import matplotlib.pyplot as plt
     from .book import COLUMN
     from .explorer import Explorer
@@ -412,6 +421,11 @@ def run_explorer(paths, start, value=None):
         raise ValueError("run_explorer needs at least one (optimizer, lr) run")
     optimizers = list(dict.fromkeys(name for name, _ in paths))
     lrs = list(dict.fromkeys(lr for _, lr in paths))
+    missing = [(name, lr) for name in optimizers for lr in lrs
+               if (name, lr) not in paths]
+    if missing:
+        raise ValueError(f"run_explorer needs a run for every optimizer at "
+                         f"every learning rate; missing {missing[0]!r}")
     num_steps = len(next(iter(paths.values()))) - 1
     # One figure, redrawn for every run (a new figure for each would take
     # about three times as long); each run becomes a 256-colour PNG.
@@ -434,7 +448,7 @@ def run_explorer(paths, start, value=None):
         loss_line.set_data(range(num_steps + 1), loss)
         finite = loss[torch.isfinite(loss)]           # all, unless diverged
         top = min(finite.max().item(), 1e200)   # log ticks overflow near 1e308
-        ax_loss.set_ylim(finite.min() / 2, top * 2)
+        ax_loss.set_ylim(*_two_decades(finite.min().item() / 2, top * 2))
         ax_loss.set_xlim(0, min(len(finite), num_steps))
         outcome = run_outcome(path, num_steps)
         title.set_text(f"{optimizer}, lr {lr:g}: {outcome}")
@@ -477,16 +491,22 @@ class Snapshots:
         return f"Snapshots(epochs={list(self.outputs)})"
 
 
-def confidence_explorer(snapshots, labels, history, epochs):
+def confidence_explorer(snapshots, labels, history, epochs,
+                        ylabel="examples"):
     """An Explorer over `epochs` (a play button steps through them): for
     every example, the probability the network gave its answer after that
     epoch (`snapshots.outputs[epoch]`, scores (N, classes)), the right
     answers (green) and the wrong ones (red) counted apart, on a log scale.
-    `history`: the run's History, for each epoch's validation scores."""
+    `history`: the run's History, for each epoch's validation scores;
+    `ylabel`: what the examples are."""
     import matplotlib.pyplot as plt
     from .book import COLUMN
     from .explorer import Explorer
     from .plots import to_png
+    epochs = list(epochs)
+    if not epochs:
+        raise ValueError("confidence_explorer needs at least one epoch to "
+                         "show; got none")
     missing = [epoch for epoch in epochs if epoch not in snapshots.outputs]
     if missing:
         raise ValueError(f"confidence_explorer: no outputs kept after epoch "
@@ -504,7 +524,7 @@ def confidence_explorer(snapshots, labels, history, epochs):
                 bins=bins, color=["C2", "C3"],          # side by side per bin
                 label=["right answers", "wrong answers"])
         ax.set(xlabel="probability the network gives its answer",
-               ylabel="validation digits", yscale="log",
+               ylabel=ylabel, yscale="log",
                ylim=(0.8, len(right)))
         ax.minorticks_off()                       # 10^k ticks only (faster)
         ax.set_title(f"epoch {epoch}: validation loss "

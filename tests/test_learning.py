@@ -370,7 +370,7 @@ def test_run_outcome_says_how_a_run_ended():
         f"diverged: f overflowed at step {first_bad}")
 
 
-def test_run_explorer_renders_every_run_of_the_grid():
+def test_run_explorer_renders_every_run_of_the_grid(monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
     lrs, start = [1e-3, 0.3], (-1.2, 1.0)
@@ -378,15 +378,33 @@ def test_run_explorer_renders_every_run_of_the_grid():
     for name, cls in (("gd", L.SGD), ("adam", L.Adam)):
         for lr, path in zip(lrs, L.descend_many(cls, lrs, start, 30)):
             paths[name, lr] = path
+    import companion.plots as plots
+    spans, original_png = [], plots.to_png
+
+    def png_spy(fig, *args, **kwargs):       # each frame's loss-axis range
+        spans.append(fig.axes[1].get_ylim())
+        return original_png(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "to_png", png_spy)
     explorer = L.run_explorer(paths, start, value={"optimizer": "adam",
                                                    "lr": 1e-3})
     assert sorted(explorer.results) == sorted(paths)
     assert explorer.shown == ("adam", 1e-3)
+    # every frame's loss axis holds at least two powers of 10 (a scale), even
+    # for gradient descent at 1e-3, whose loss falls less than a decade
+    assert len(spans) == len(paths)
+    for low, high in spans:
+        powers = [k for k in range(-300, 300) if low <= 10.0 ** k <= high]
+        assert len(powers) >= 2, (low, high)
     with pytest.raises(ValueError, match="at least one"):
         L.run_explorer({}, start)
+    del paths["adam", 0.3]
+    with pytest.raises(ValueError, match=r"every learning rate; missing "
+                                         r"\('adam', 0\.3\)"):
+        L.run_explorer(paths, start)
 
 
-def test_confidence_explorer_replays_the_kept_epochs_only():
+def test_confidence_explorer_replays_the_kept_epochs_only(monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
     from companion.training import History
@@ -399,7 +417,19 @@ def test_confidence_explorer_replays_the_kept_epochs_only():
         history.add("train", 1.0 / epoch, 0.5)
         history.add("val", 1.5 / epoch, 0.4)
         snapshots.epoch_end(history)
-    explorer = L.confidence_explorer(snapshots, labels, history, [1, 3])
+    import companion.plots as plots
+    ylabels, original_png = [], plots.to_png
+
+    def png_spy(fig, *args, **kwargs):
+        ylabels.append(fig.axes[0].get_ylabel())
+        return original_png(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "to_png", png_spy)
+    explorer = L.confidence_explorer(snapshots, labels, history, [1, 3],
+                                     ylabel="test points")
+    assert ylabels == ["test points", "test points"]
     assert list(explorer.results) == [(1,), (3,)] and explorer.shown == (3,)
     with pytest.raises(ValueError, match="no outputs kept after epoch 2"):
         L.confidence_explorer(snapshots, labels, history, [1, 2, 3])
+    with pytest.raises(ValueError, match="at least one epoch"):
+        L.confidence_explorer(snapshots, labels, history, [])
