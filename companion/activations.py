@@ -3,7 +3,8 @@
 Each activation is an `Activation` with `.fn(x)` (the function) and `.grad(x)` (its
 derivative, also from the formula, not from autograd). `get(name)` returns one. The rest of
 the module holds the tools the chapter measures with: a deep-MLP builder, its linear layers,
-their gradient norms (`weight_grad_norms`) and the fraction of dead units (`dead_fraction`).
+their gradient norms (`weight_grad_norms`), the fraction of dead units (`dead_fraction`) and,
+for the sigmoid, of saturated ones (`saturated_fraction`).
 
 Used in: book/02_activations.ipynb (every probe of its sections 4-7);
 tests/test_activations.py.
