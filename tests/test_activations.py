@@ -201,14 +201,28 @@ def test_saturated_fraction_counts_sigmoid_units_pinned_on_every_sample():
         A.saturated_fraction(model, torch.randn(2, 4), threshold=0.3)
 
 
-def test_vanishing_explorer_has_one_picture_per_setting_from_the_same_norms():
+def test_vanishing_explorer_has_one_picture_per_setting_from_the_same_norms(
+        monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
     torch.manual_seed(0)
     X, y = torch.rand(32, 784), torch.randint(0, 10, (32,))
+    import companion.plots as plots
+    drawn, original = [], plots.per_layer
+
+    def spy(values, *args, **kwargs):        # what each picture draws
+        drawn.append(values)
+        return original(values, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "per_layer", spy)
     explorer, norms = A.vanishing_explorer(X, y, width=16, depths=(2, 6),
                                            activations=("sigmoid", "relu"))
     assert len(explorer.results) == len(norms) == 2 * len(A.INITS) * 2
+    # each picture is drawn from its own setting's norms
+    assert len(drawn) == len(explorer.results)
+    for key, values in zip(explorer.results, drawn):
+        assert list(values) == [key[0]]
+        assert torch.equal(values[key[0]], norms[key])
     expected = A.weight_grad_norms(
         A.build_mlp("sigmoid", 6, 16, init="xavier", seed=0), X, y)
     assert torch.equal(norms["sigmoid", "xavier", 6], expected)
