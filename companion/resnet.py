@@ -344,19 +344,25 @@ class GradientSnapshots(Snapshots):
 
 def plot_sweep(sweeps, chance=None):
     """Training loss per epoch of a depth sweep, {kind: {depth: History}}: a panel per kind, a
-    line per depth, sharing the y axis (`chance`: a dotted line, e.g. ln 10). Returns the Figure."""
+    line per depth, sharing the y axis (`chance`: a dotted line, e.g. ln 10), and one legend
+    below the panels, where it hides no line's end. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     from .book import COLUMN
     from .plots import compare
     if not sweeps:
         raise ValueError("plot_sweep needs at least one sweep: {kind: {depth: History}}")
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(COLUMN, 3.0), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(COLUMN, 3.3), sharey=True, squeeze=False,
+                             layout="constrained")
     for ax, (kind, histories) in zip(axes[0], sweeps.items()):
         runs = {f"{d} block{'s' * (d > 1)}": h for d, h in histories.items()}
         compare(runs, "train_loss", ax, chance=chance, title=f"{kind} networks")
     for ax in axes[0, 1:]:
         ax.set_ylabel("")                    # the shared axis is labelled once
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes[0]:
+        ax.get_legend().remove()             # the panels share one legend, below them
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
     return fig
 
 

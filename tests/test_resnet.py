@@ -232,7 +232,7 @@ def test_gradient_snapshots_film_training_at_every_half_epoch():
         GradientSnapshots(model, X, y, per_epoch=0)
 
 
-def test_the_chapters_figures_plot_what_they_are_given():
+def test_the_chapters_figures_plot_what_they_are_given(monkeypatch):
     import math
     from types import SimpleNamespace
 
@@ -255,6 +255,9 @@ def test_the_chapters_figures_plot_what_they_are_given():
         assert "1 block" in labels and "5 blocks" in labels
         plotted = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
         assert plotted["5 blocks"] == sweeps[kind][5].train_loss
+        assert ax.get_legend() is None        # one legend, outside the panels
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["1 block", "5 blocks",
+                                                                  "chance"]
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one sweep"):
         plot_sweep({})
@@ -271,7 +274,20 @@ def test_the_chapters_figures_plot_what_they_are_given():
                                norms=[scale * torch.rand(5) + 0.1 for _ in range(3)])
     films = {"plain": film(100.0), "residual": film(1.0)}
     colors = {"plain": "red", "residual": "blue"}
+    import companion.plots
+    drawn, to_png = {}, companion.plots.to_png     # what each frame shows, seen as it is drawn
+
+    def spy(fig, *args, **kwargs):
+        left, right = fig.axes
+        drawn[right.get_title()] = ([len(line.get_xdata()) for line in left.get_lines()[:2]],
+                                    left.get_ylim(), right.get_ylim())
+        return to_png(fig, *args, **kwargs)
+    monkeypatch.setattr(companion.plots, "to_png", spy)
     explorer = film_explorer(films, colors, chance=math.log(10))
+    # every batch loss up to the moment (4 batches in one epoch), on scales fixed for all moments
+    assert {title: seen for title, (seen, _, _) in drawn.items()} == {
+        "epoch 0": [0, 0], "epoch 0.5": [2, 2], "epoch 1": [4, 4]}
+    assert len({(left, right) for _, left, right in drawn.values()}) == 1, drawn
     frames = [png for kind, png in explorer.outputs.values()]
     assert len(frames) == 3 and all(png.startswith(b"\x89PNG") for png in frames)
     assert len(set(frames)) == 3                               # every moment differs
@@ -279,3 +295,28 @@ def test_the_chapters_figures_plot_what_they_are_given():
     with pytest.raises(ValueError, match="share their batches"):
         film_explorer(films, colors)
 
+
+def sweep_loss(train, depth, residual=False, epochs=3, seed=0):
+    """The chapter's depth-sweep run (04, section 1): its last-epoch training loss."""
+    from companion.training import fit
+    torch.manual_seed(seed)
+    model = depth_mlp(depth, residual=residual)
+    history = fit(model, train, epochs=epochs, lr=1e-3, batch_size=128, seed=seed,
+                  live=False)
+    return history.train_loss[-1]
+
+
+@pytest.mark.slow      # trains 8 networks (the mnist fixture marks it slow too)
+def test_the_chapters_plain_sweep_degrades_for_other_seeds_too(mnist):
+    """04 shows one seed of its plain depth sweep and says so; this checks that the ordering it
+    shows (the deeper, the worse; 25 blocks at chance) holds for seeds 1 and 2 as well, on the
+    chapter's 10,000 training images (full mode)."""
+    import math
+
+    from companion.data import take
+    train = take(mnist.train, 10_000, seed=0)
+    for seed in (1, 2):
+        losses = [sweep_loss(train, depth, seed=seed) for depth in (1, 5, 10, 25)]
+        assert losses == sorted(losses), (seed, losses)
+        assert losses[1] < 0.6 * math.log(10), (seed, losses)  # 5 blocks still train
+        assert abs(losses[-1] - math.log(10)) < 0.05, (seed, losses)
