@@ -427,7 +427,11 @@ def conv_explorer(image, kernels, paddings=(0, 1, 2), strides=(1, 2), value=None
     if image.dim() != 3 or image.shape[0] != 1:
         raise ValueError(f"conv_explorer expects one greyscale image of shape (1, height, "
                          f"width); got {tuple(image.shape)}")
-    size = kernels[next(iter(kernels))].shape[-1]
+    shapes = {tuple(K.shape) for K in kernels.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"conv_explorer expects 2-D kernels that all share one shape (the dots "
+                         f"mark window centres); got shapes {sorted(shapes)}")
+    size = next(iter(shapes))[-1]
     fig, (left, right) = plt.subplots(1, 2, figsize=(COLUMN, 3.4))
     padded_image = left.imshow(image[0].numpy(), cmap="gray_r")
     dots, = left.plot([], [], ".", color="C1", markersize=2)
@@ -541,9 +545,10 @@ def feature_maps(model, x):
     return maps, prediction
 
 
-def draw_feature_maps(model, x, num_shown=6, height=6.6):
+def draw_feature_maps(model, x, num_shown=6, height=6.6, limit=None):
     """A figure: the input, then one row per `feature_maps` stage with its first `num_shown`
-    channels (red positive, blue negative, on the scale -1 to 1 of tanh)."""
+    channels (red positive, blue negative). Colours run from -limit to limit; by default
+    -1 to 1 (tanh's range), or a row's own largest |value| where it goes beyond 1 (ReLU)."""
     import matplotlib.pyplot as plt
 
     from .book import COLUMN
@@ -557,9 +562,11 @@ def draw_feature_maps(model, x, num_shown=6, height=6.6):
     axes[0, 0].imshow(x[0, 0].numpy(), cmap="gray_r")
     axes[0, 0].set_title(f"input (predicted: {prediction})", fontsize=9, loc="left")
     for row, (label, stage) in zip(axes[1:], maps):
+        row_limit = limit or max(1.0, stage.abs().max().item())
         for channel, ax in enumerate(row):
             if channel < len(stage):
-                ax.imshow(stage[channel].numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+                ax.imshow(stage[channel].numpy(), cmap="RdBu_r", vmin=-row_limit,
+                          vmax=row_limit)
             else:
                 ax.axis("off")
         row[0].set_ylabel(f"{label}\n{stage.shape[1]}×{stage.shape[2]}", fontsize=9)

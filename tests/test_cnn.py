@@ -242,6 +242,8 @@ def test_conv_explorer_draws_every_setting_at_the_column_width():
     assert {_png_size(png) for png in pngs} == {(720, 340)}   # COLUMN inches at 100 dpi
     with pytest.raises(ValueError, match=r"\(1, height, width\)"):
         cnn.conv_explorer(torch.rand(12, 12), kernels)
+    with pytest.raises(ValueError, match="share one shape"):
+        cnn.conv_explorer(image, {**kernels, "big": torch.ones(5, 5)})
 
 
 def test_kernel_film_shows_every_snapshot_and_starts_at_the_last():
@@ -274,6 +276,16 @@ def test_feature_maps_follow_lenet_stage_by_stage():
     fig = cnn.draw_feature_maps(model, x, num_shown=4)
     assert len(fig.axes) == 5 * 4
     assert fig.axes[4].get_ylabel() == "conv 1 + tanh\n28×28"
+    assert fig.axes[4].images[0].get_clim() == (-1, 1)          # tanh's range
+    plt.close(fig)
+    relu_net = cnn.AlexNetSmall()
+    with torch.no_grad():
+        relu_net.features[0].weight.mul_(100)            # ReLU maps far above 1
+    relu_maps, _ = cnn.feature_maps(relu_net, x)
+    fig = cnn.draw_feature_maps(relu_net, x, num_shown=4)
+    largest = relu_maps[0][1].abs().max().item()
+    assert largest > 1
+    assert fig.axes[4].images[0].get_clim() == pytest.approx((-largest, largest))
     plt.close(fig)
     with pytest.raises(ValueError, match="one image"):
         cnn.feature_maps(model, torch.rand(2, 1, 28, 28))
