@@ -333,9 +333,13 @@ class CharModel(nn.Module):
     def generate_many(self, prompt, length, count, temperature=1.0, seed=0):
         """`count` continuations of `prompt` drawn side by side as one batch, from one generator
         (`seed`): a (count, length) int64 tensor of new ids. Much faster than `count` calls of
-        `generate`, whose draws these are not."""
+        `generate`, whose draws these are not. `temperature`: one number, or one per row."""
         check_positive_int("count", count)
-        if temperature <= 0:
+        taus = torch.as_tensor(temperature, dtype=torch.float32).reshape(-1, 1)  # (1|count, 1)
+        if len(taus) not in (1, count):
+            raise ValueError(f"temperature: one number or {count} (one per row); "
+                             f"got {len(taus)}")
+        if (taus <= 0).any():
             raise ValueError(f"temperature must be > 0; got {temperature!r}")
         generator = torch.Generator().manual_seed(seed)
         device = self.head.weight.device
@@ -344,7 +348,7 @@ class CharModel(nn.Module):
             X = prompt[None].expand(count, -1).to(device)              # (count, len)
             logits, state = self(X, return_state=True)                 # (count, len, vocab)
             for _ in range(length):
-                probs = torch.softmax(logits[:, -1].float().cpu() / temperature, dim=-1)
+                probs = torch.softmax(logits[:, -1].float().cpu() / taus, dim=-1)
                 next_ids = torch.multinomial(probs, 1, generator=generator)  # (count, 1)
                 new.append(next_ids)
                 logits, state = self(next_ids.to(device), state, return_state=True)
@@ -454,10 +458,11 @@ def scaled_regressor(cell, factor, hidden_size=64, seed=0):
     return model
 
 
-def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None, log=True):
+def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None, log=True,
+                baseline_label="predict the mean"):
     """Validation checks of several runs ({label: Snapshots of a loss}) against the optimizer
-    steps done, with `baseline` as a grey dotted line; `log`: a log scale, so that a plateau
-    and the fall after it both show. Returns the Axes."""
+    steps done, with `baseline` as a grey dotted line (`baseline_label`); `log`: a log scale,
+    so that a plateau and the fall after it both show. Returns the Axes."""
     import matplotlib.pyplot as plt
 
     from .book import COLUMN
@@ -465,7 +470,7 @@ def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None,
         _, ax = plt.subplots(figsize=(COLUMN, 3.2))
     for label, checks in runs.items():
         ax.plot(checks.steps, checks.values, label=label)
-    ax.axhline(baseline, color="gray", linestyle=":", label="predict the mean")
+    ax.axhline(baseline, color="gray", linestyle=":", label=baseline_label)
     ax.set(xlabel="optimizer steps", ylabel=ylabel, yscale="log" if log else "linear")
     if title:
         ax.set_title(title, fontsize=10)
@@ -486,12 +491,12 @@ GRAD_LABEL = r"$\|\partial L/\partial h_t\|$ / $\|\partial L/\partial h_T\|$"
 
 
 def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.0,
-                      baseline=1 / 6):
+                      baseline=1 / 6, autorun=True):
     """A Playground that trains SequenceRegressor(cell, hidden_size) on `train_size` fresh
     adding-problem sequences of length T (seed 0; test: 500 more, seed 1) with Adam, MSE and
     `step`, then draws the trained model's gradient through time on 256 others (seed 2).
     `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others go to fit
-    (lr, epochs, ...)."""
+    (lr, epochs, ...). `autorun`: train once when displayed (Playground's)."""
     missing = sorted({"cell", "hidden_size", "T"} - set(controls))
     if missing:
         raise ValueError(f"adding_playground needs controls named cell, hidden_size and T; "
@@ -522,4 +527,5 @@ def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.
     return Playground(build, controls, data=data, input_shape=(1, 10, 2),
                       fit_kwargs=dict(batch_size=batch_size, clip_grad=clip_grad, step=step,
                                       loss_fn=nn.MSELoss()),
-                      after_train=after_train, title="adding problem")
+                      after_train=after_train, title="adding problem",
+                      autorun=autorun)

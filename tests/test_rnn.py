@@ -322,6 +322,13 @@ def test_generate_many_draws_a_batch_of_valid_continuations():
         model.generate_many(prompt, 4, 0)
     with pytest.raises(ValueError, match="temperature"):
         model.generate_many(prompt, 4, 2, temperature=0)
+    # one temperature per row: the cold rows are greedy, the hot ones are not all greedy
+    mixed = model.generate_many(prompt, 12, 4, temperature=[1e-4, 5.0, 1e-4, 5.0])
+    greedy = model.generate(prompt, 12, temperature=1e-4)
+    assert torch.equal(mixed[0], greedy) and torch.equal(mixed[2], greedy)
+    assert not (torch.equal(mixed[1], greedy) and torch.equal(mixed[3], greedy))
+    with pytest.raises(ValueError, match="one per row"):
+        model.generate_many(prompt, 4, 3, temperature=[1.0, 0.5])
 
 
 def test_text_measures():
@@ -364,6 +371,8 @@ def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
     assert play.history.epochs == 1 and len(play.history.test_loss) == 1
     assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
     assert play.model.rnn.hidden_size == 8
+    assert play.autorun and not rnn.adding_playground(controls, step, 64,
+                                                      autorun=False).autorun
 
 
 def test_plot_checks_draws_one_line_per_run_and_the_baseline():
@@ -378,4 +387,7 @@ def test_plot_checks_draws_one_line_per_run_and_the_baseline():
             runs[name].batch_end(type("R", (), dict(epoch=0, batch=step, num_batches=3))())
     ax = rnn.plot_checks(runs, 0.2, title="t")
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "predict the mean"]
+    other = rnn.plot_checks(runs, 0.3, baseline_label="predict 1")
+    assert other.get_lines()[-1].get_label() == "predict 1"
+    assert list(other.get_lines()[-1].get_ydata()) == [0.3, 0.3]
     assert list(ax.get_lines()[1].get_ydata()) == [0.5, 0.05] and ax.get_yscale() == "log"
