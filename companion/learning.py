@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ._validate import check_positive_int
+from .snapshots import Snapshots as _Snapshots
 
 
 # ------------------------------------------------------------------- loss
@@ -461,9 +462,10 @@ def run_explorer(paths, start, value=None):
 
 
 # ---------------------------------------------------- watching a run learn
-class Snapshots:
+class Snapshots(_Snapshots):
     """A `fit` callback: the model's outputs on fixed inputs `X` after the
-    chosen epochs, for a figure or explorer that replays training.
+    chosen epochs, for a figure or explorer that replays training (a
+    `companion.snapshots.Snapshots` that records `predict(model, X)`).
 
     `epochs`: 1-based epoch numbers to keep (default: every epoch). After
     the run, `outputs[epoch]` is `predict(model, X)` at the end of that
@@ -474,18 +476,20 @@ class Snapshots:
         if not isinstance(model, nn.Module):
             raise ValueError(f"Snapshots needs the nn.Module being trained; "
                              f"got {type(model).__name__}")
-        self.model, self.X = model, X
-        self.epochs = None if epochs is None else sorted(set(epochs))
-        if self.epochs is not None and (not self.epochs or self.epochs[0] < 1):
+        if epochs is not None and (not list(epochs) or min(epochs) < 1):
             raise ValueError(f"Snapshots: epochs are numbered from 1; got "
                              f"{epochs!r}")
-        self.outputs = {}
+        self.model, self.X = model, X
 
-    def epoch_end(self, history):
-        from .training import predict          # training imports this module
-        epoch = history.epochs
-        if self.epochs is None or epoch in self.epochs:
-            self.outputs[epoch] = predict(self.model, self.X)
+        def record():
+            from .training import predict      # training imports this module
+            return predict(model, X)
+        super().__init__(record, epochs=epochs, before=False)
+
+    @property
+    def outputs(self):
+        """{epoch: predict(model, X) at its end}."""
+        return {round(moment): out for moment, out in zip(self.moments, self.values)}
 
     def __repr__(self):
         return f"Snapshots(epochs={list(self.outputs)})"
