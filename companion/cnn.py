@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .snapshots import Snapshots
+
 __all__ = [
     "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size", "receptive_field",
     "LeNet5", "AlexNetSmall", "VGGSmall", "vgg_block", "Inception", "GoogLeNetSmall", "make_cnn",
@@ -373,8 +375,9 @@ def ramp_share(kernels):
     return torch.where(total > 0, explained / total.clamp_min(1e-30), torch.zeros_like(total))
 
 
-class KernelSnapshots:
-    """A `fit` callback that keeps copies of a convolution's kernels as training goes.
+class KernelSnapshots(Snapshots):
+    """A `fit` callback that keeps copies of a convolution's kernels as training goes
+    (a `companion.snapshots.Snapshots` that copies `conv.weight`).
 
     `steps`: the optimizer steps (batches since the start of training) after which to copy;
     step 0, the kernels before training, is copied when the object is made. `.steps` and
@@ -384,20 +387,12 @@ class KernelSnapshots:
     def __init__(self, conv, steps):
         if not isinstance(conv, nn.Conv2d):
             raise ValueError(f"KernelSnapshots expects an nn.Conv2d; got {type(conv).__name__}")
-        self.conv, self.wanted = conv, set(steps)
-        self.steps, self.kernels = [], []
-        self._copy(0)
+        self.conv = conv
+        super().__init__(lambda: conv.weight.detach().clone()
+                         .contiguous(memory_format=torch.contiguous_format),
+                         steps=sorted(set(steps) - {0}))       # step 0 is always copied
 
-    def _copy(self, step):
-        self.steps.append(step)
-        self.kernels.append(self.conv.weight.detach().clone()
-                            .contiguous(memory_format=torch.contiguous_format))
-
-    def batch_end(self, record):
-        """Called by `fit` after every batch (record.batch counts from 1 in each epoch)."""
-        step = record.epoch * record.num_batches + record.batch
-        if step in self.wanted:
-            self._copy(step)
+    kernels = property(lambda self: self.values, doc="the copied kernels, one per step")
 
     def __repr__(self):
         return f"KernelSnapshots({len(self.steps)} snapshots, steps {self.steps})"
