@@ -301,23 +301,24 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
 
 
 class Checkpoints:
-    """A fit callback: `per_epoch` times per epoch, note the epoch's training accuracy so
-    far, the validation accuracy of `net` (one view of each image, no shifted copies) and
-    the first layer's filters. For `speedrun_net`: its first convolution, (c1, 4, 3, 3),
-    laid out by `pixel_shuffle` on the 6x6 patch of pixels each filter sees, (c1, 1, 6, 6).
+    """A fit callback: `per_epoch` times per epoch, note the epoch's training
+    accuracy so far, the validation accuracy of `net` (one view of each image,
+    no shifted copies) and the first layer's filters. For `speedrun_net`: its
+    first convolution, (c1, 4, 3, 3), laid out by `pixel_shuffle` on the 6x6
+    patch of pixels each filter sees, (c1, 1, 6, 6).
     """
 
     def __init__(self, net, val, per_epoch=4):
         self.net, self.val, self.per_epoch = net, val, per_epoch
         self.when, self.train_acc, self.val_acc = [], [], []
-        self.eval_seconds = []                           # time spent measuring
-        self.snapshots = {0.0: self.first_filters()}     # epoch: filters
+        self.eval_seconds = []                        # time spent measuring
+        self.snapshots = {0.0: self.first_filters()}  # epoch: filters
 
-    def first_filters(self):                             # (c1, 4, 3, 3) -> (c1, 1, 6, 6)
+    def first_filters(self):              # (c1, 4, 3, 3) -> (c1, 1, 6, 6)
         weight = self.net[1][0].weight.detach().float().cpu()
-        return F.pixel_shuffle(weight, 2)                # on the pixels each one sees
+        return F.pixel_shuffle(weight, 2)   # on the pixels each one sees
 
-    def batch_end(self, record):                         # after every batch
+    def batch_end(self, record):                      # after every batch
         n, k = record.num_batches, self.per_epoch
         if record.batch in {round(n * i / k) for i in range(1, k + 1)}:
             start = time.perf_counter()
@@ -329,7 +330,8 @@ class Checkpoints:
             self.snapshots[epoch] = self.first_filters()
 
     def __repr__(self):
-        return (f"Checkpoints({len(self.when)} points, {self.per_epoch} per epoch, "
+        return (f"Checkpoints({len(self.when)} points, "
+                f"{self.per_epoch} per epoch, "
                 f"{len(self.snapshots)} snapshots)")
 
 
