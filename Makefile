@@ -37,7 +37,7 @@ EXECUTE_OFF = $(BIN)/python -c "import sys, yaml; c = yaml.safe_load(open(sys.ar
 	  c['execute']['execute_notebooks'] = 'off'; yaml.safe_dump(c, open(sys.argv[1], 'w'), \
 	  sort_keys=False, allow_unicode=True)" $(1)
 
-.PHONY: book book-executed pages test setup data vendor clean translations translations-check book-zh book-executed-zh
+.PHONY: book book-executed pages test setup data vendor clean translations translations-check
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,21 +54,16 @@ data: setup
 vendor:
 	scripts/vendor_js.sh
 
-# Executes each chapter whose code changed since the last build (Jupyter Book's execution cache).
+# Both editions (issue 24): the English book, then the Chinese one (book/zh/) into
+# _build/html/zh/. Executes each English chapter whose code changed since the last build (Jupyter
+# Book's execution cache); the Chinese chapters execute nothing (their runs are the English ones).
 book: data vendor
 	@mkdir -p _build; stamp="$(BOOK_STAMP)"; \
 	if [ "$$(cat _build/.book_stamp 2>/dev/null)" != "$$stamp" ]; then \
 	  rm -rf _build/.jupyter_cache; echo "$$stamp" > _build/.book_stamp; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "The book is at $(CURDIR)/_build/html/index.html"
-
-# Both editions: the English book (its pages then link to their Chinese pages) and the Chinese
-# one in _build/html/zh/. Not yet part of `make book` and CI: scripts/check_pages.py still
-# expects one edition per tree (each page's phone menu listing every page), see issue 24's notes.
-book-zh: data vendor
-	BOOK_ZH_EDITION=1 $(MAKE) book
 	$(call ZH_BUILD,book/zh)
-	@echo "中文版: $(CURDIR)/_build/html/zh/index.html"
+	@echo "The book is at $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # CI: the book built, into _build/html, from the copy of the sources in $(EXECUTED) whose
 # chapters `make test NOTEBOOKS=$(EXECUTED)/book PYTEST_ARGS=--overwrite` has just executed
@@ -78,14 +73,10 @@ book-executed: data vendor
 	  chapters in $(EXECUTED)/book (.ci/run makes them)" >&2; exit 1; }
 	$(call EXECUTE_OFF,$(EXECUTED)/_config.yml)
 	$(BIN)/jupyter-book build $(EXECUTED) -W -n --keep-going --path-output .
-	@echo "The book is at $(CURDIR)/_build/html/index.html"
-
-# CI's path for both editions (not in .ci/run yet, see book-zh).
-book-executed-zh:
-	BOOK_ZH_EDITION=1 $(MAKE) book-executed
 	$(PYTHON) scripts/translations.py outputs $(EXECUTED)/book
 	$(call EXECUTE_OFF,$(EXECUTED)/book/zh/_config.yml)
 	$(call ZH_BUILD,$(EXECUTED)/book/zh)
+	@echo "The book is at $(CURDIR)/_build/html/index.html (中文版: _build/html/zh/index.html)"
 
 # Every page of the built book in headless Chromium (Debian's chromium; see scripts/check_pages.py),
 # then the intro run in a real JupyterLab: slider, Train, live curves (scripts/check_jupyterlab.py).

@@ -22,14 +22,16 @@
   assets/book.js shows in the header); a Chinese page's link to a chapter not yet translated
   goes to the English page; the Chinese figure captions (kept in the notebook's metadata, since
   the code cells, captions included, are the English ones) replace the English captions; the
-  book's own notes are in the page's language.
+  book's own notes are in the page's language. Text that a code cell glues into the prose
+  (`{glue:text}`) comes from the one, English, execution: a Chinese chapter translates each glued
+  value that has English words in it with the patterns in its metadata (`translation.glue`), and
+  a glued value with English words and no pattern that matches it fails the strict build.
 """
 import base64
 import hashlib
 import html
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -121,9 +123,9 @@ def other_edition_url(app, docname):
         page = _english_page(app, docname)
         # html/zh/<docname>.html -> html/book/<docname>.html
         return f"{_to_root(docname)}../{page}.html" if page else None
-    # Only where the Chinese edition is built beside this one (`make book-zh`; not yet in
-    # `make book` and CI: scripts/check_pages.py checks one edition's menu per tree).
-    if not docname.startswith("book/") or os.environ.get("BOOK_ZH_EDITION") != "1":
+    # `make book` builds the Chinese edition beside this one: a page links to its Chinese page
+    # where book/zh/_toc.yml publishes one.
+    if not docname.startswith("book/"):
         return None
     name = docname[len("book/"):]
     # html/book/<name>.html -> html/zh/<name>.html
@@ -184,6 +186,84 @@ class TranslatedCaptions(Transform):
         for name in names:
             LOGGER.warning(f"{env.docname}: no figure named {name!r} for its translated "
                            f"caption", location=env.docname)
+
+
+# Glued text in the Chinese edition: one execution, two languages
+# A word that marks glued text as English prose: a lowercase word of three letters or more
+# (names such as GPT, LSTM or ReLU, numbers and identifiers in CamelCase pass as they are),
+# except these names the book prints in lowercase.
+ENGLISH_WORD = re.compile(r"(?<![\w.-])[a-z]{3,}(?![\w-])")
+LOWERCASE_NAMES = {"gelu", "relu", "tanh", "sigmoid", "softplus", "elu", "selu", "silu",
+                   "swish", "mish", "sgd", "adam", "adamw"}
+
+
+PLAIN_QUOTES = str.maketrans("‘’“”", "''\"\"")
+
+
+def english_words(text):
+    """The lowercase English words in a glued value that the Chinese page must not show."""
+    return [w for w in ENGLISH_WORD.findall(text) if w not in LOWERCASE_NAMES]
+
+
+def translate_glued(text, patterns):
+    """`text` through the first of `patterns` ([regex, replacement] pairs, the regex matching
+    the whole text) that matches it, or None if none does."""
+    for pattern, replacement in patterns:
+        match = re.fullmatch(pattern, text)
+        if match:
+            return match.expand(replacement)
+    return None
+
+
+def keyed_paste_text_role():
+    """MyST-NB's {glue:text} role, remembering on its node which key it pasted."""
+    from myst_nb.ext.glue.roles import PasteTextRole
+
+    class KeyedPasteText(PasteTextRole):
+        def run(self):
+            made, messages = super().run()
+            key = self.text.rsplit(":", 1)[0] if self.text.count(":") == 1 else self.text
+            for node in made:
+                if isinstance(node, nodes.inline) and "::" not in self.text:
+                    node["glue_key"] = key
+            return made, messages
+
+    return KeyedPasteText()
+
+
+def _key_glued_text(app, config):
+    if edition(app) == "zh":
+        app.add_role_to_domain("glue", "text", keyed_paste_text_role(), override=True)
+
+
+class TranslatedGluedText(Transform):
+    """In the Chinese edition, each glued value with English words in it, translated by the
+    patterns of its key in the notebook's metadata (`translation.glue[key]`, [regex,
+    replacement] pairs); a value no pattern matches is a build warning (an error under -W)."""
+    default_priority = 800
+
+    def apply(self):
+        env = self.document.settings.env
+        if not env.config.language or not env.config.language.startswith("zh"):
+            return
+        path = Path(env.doc2path(env.docname))
+        if path.suffix != ".ipynb":
+            return
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        table = nb.get("metadata", {}).get("translation", {}).get("glue", {})
+        for node in list(self.document.findall(nodes.inline)):
+            key = node.get("glue_key")
+            if key is None:
+                continue
+            # the value as the code glued it (the smart-quotes transform may have run)
+            text = node.astext().translate(PLAIN_QUOTES)
+            chinese = translate_glued(text, table.get(key, []))
+            if chinese is not None:
+                node.children = [nodes.Text(chinese)]
+            elif english_words(text):
+                LOGGER.warning(f"{env.docname}: the glued value of {key!r} is English "
+                               f"({text!r}) and no pattern in the notebook's "
+                               f"translation.glue[{key!r}] matches it", location=node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,6 +578,8 @@ def _drop_fontawesome_js(app, exception):
 
 def setup(app):
     app.add_transform(TranslatedCaptions)
+    app.add_transform(TranslatedGluedText)
+    app.connect("config-inited", _key_glued_text)
     app.connect("missing-reference", _english_fallback)
     app.connect("build-finished", _drop_fontawesome_js)
     app.connect("env-get-updated", _unnumber_back_matter, priority=900)

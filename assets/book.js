@@ -59,6 +59,15 @@
     a.href = link.getAttribute("href");
     a.hreflang = a.lang = link.getAttribute("hreflang");
     a.textContent = link.title;
+    if (chinese()) {            // "English" is too wide for a phone's header: "EN" there
+      a.textContent = "";
+      [["book-edition-long", link.title], ["book-edition-short", "EN"]].forEach(function (p) {
+        var span = document.createElement("span");
+        span.className = p[0];
+        span.textContent = p[1];
+        a.appendChild(span);
+      });
+    }
     a.title = chinese() ? "本页的英文版" : "本页的中文版 (this page in Chinese)";
     var header = document.querySelector(".article-header-buttons");
     if (header) {

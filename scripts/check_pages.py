@@ -150,6 +150,11 @@ WAIT_FOR_MATH = """() => (window.MathJax && MathJax.startup && MathJax.startup.p
                     new Promise(done => setTimeout(() => done(false), 10000))]) : true"""
 
 
+def shot_name(path):
+    """A screenshot's name for a page: book/intro.html -> book_intro, zh/intro.html -> zh_intro."""
+    return str(Path(path).with_suffix("")).replace("/", "_")
+
+
 def serve(root):
     """Serve `root` on a free localhost port in a background thread; return the base URL."""
     class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -247,7 +252,7 @@ def check_wide(browser, base, path, args, shots):
     settle(page)
     arrival = sum(transferred)
     if shots:
-        page.screenshot(path=str(shots / f"w1280_{Path(path).stem}.png"))
+        page.screenshot(path=str(shots / f"w1280_{shot_name(path)}.png"))
     scroll_through(page)
     settle(page, 300)
     read = sum(transferred)
@@ -265,7 +270,7 @@ def check_wide(browser, base, path, args, shots):
         else:
             problems.append(f"explorer {i + 1} did not change when its control moved")
         if shots:
-            explorer.screenshot(path=str(shots / f"ex1280_{Path(path).stem}_{i + 1}.png"))
+            explorer.screenshot(path=str(shots / f"ex1280_{shot_name(path)}_{i + 1}.png"))
     problems += [f"remote request: {url[:100]}" for url in remote]
     context.close()
     return problems, dict(seen, moved=moved, arrival=arrival, read=read)
@@ -298,7 +303,7 @@ def check_phone(browser, base, path, next_path, chapters, shots):
     page.goto(url, wait_until="load")
     settle(page)
     if shots:
-        page.screenshot(path=str(shots / f"m390_{Path(path).stem}.png"))
+        page.screenshot(path=str(shots / f"m390_{shot_name(path)}.png"))
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > 392:
         problems.append(f"the page is {width} px wide on a 390 px screen (scrolls sideways)")
@@ -307,7 +312,7 @@ def check_phone(browser, base, path, next_path, chapters, shots):
     for i, explorer in enumerate(page.query_selector_all(".book-explorer")):
         if shots:
             explorer.scroll_into_view_if_needed()
-            explorer.screenshot(path=str(shots / f"ex390_{Path(path).stem}_{i + 1}.png"))
+            explorer.screenshot(path=str(shots / f"ex390_{shot_name(path)}_{i + 1}.png"))
     page.evaluate("window.scrollTo(0, 0)")
     # the Contents button (this page's sections)
     contents = next((b for b in page.query_selector_all(".secondary-toggle") if b.is_visible()),
@@ -326,7 +331,7 @@ def check_phone(browser, base, path, next_path, chapters, shots):
         problems.append("the ☰ menu does not open")
     else:
         if shots:
-            page.screenshot(path=str(shots / f"m390_menu_{Path(path).stem}.png"))
+            page.screenshot(path=str(shots / f"m390_menu_{shot_name(path)}.png"))
         missing = [c for c in chapters if urljoin(f"{base}/", c) not in links and c != path]
         if missing:
             problems.append(f"the ☰ menu does not list {missing}")
@@ -375,7 +380,12 @@ def main():
                    and 'http-equiv="Refresh"' not in p.read_text(errors="ignore")[:300])
     if not pages:
         sys.exit(f"check_pages: no HTML pages under {root}; build the book first (make book)")
-    pages = toc_order(root, pages)
+    # Each edition is its own book (the Chinese one under zh/, issue 24): its ☰ menu lists its
+    # own chapters, and the next page is the next chapter of the same edition.
+    chinese = [p for p in pages if Path(p).parts[0] == "zh"]
+    books = [toc_order(root, group) for group in
+             ([p for p in pages if p not in chinese], chinese) if group]
+    pages = [path for book in books for path in book]
     shots = Path(args.shots) if args.shots else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
@@ -385,11 +395,12 @@ def main():
     print(f"{'':6}{'page':28}{'arrival':>9}{'read':>9}  (MiB, uncompressed, first visit)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-        for i, path in enumerate(pages):
+        for book, i, path in ((book, i, path) for book in books
+                              for i, path in enumerate(book)):
             problems, seen = check_wide(browser, base, path, args, shots)
-            following = pages[i + 1] if i + 1 < len(pages) else None
+            following = book[i + 1] if i + 1 < len(book) else None
             problems += [f"phone: {problem}" for problem in
-                         check_phone(browser, base, path, following, pages, shots)]
+                         check_phone(browser, base, path, following, book, shots)]
             if not seen["explorers"] and not path.endswith(NOT_CHAPTERS):
                 without_explorer.append(path)
                 if args.require_explorers:

@@ -7,7 +7,11 @@ metadata, byte for byte: Jupyter Book's execution cache hashes both, so a copy h
 execution). Its markdown cells are the Chinese text; each records in its metadata the hash of
 the English cell it translates, `{"translation": {"en_sha256": "..."}}`. Figure captions live in
 code-cell metadata, which stays English; their translations are in the notebook's metadata,
-`translation.captions[<cell id>] = {"text": "...", "en_sha256": "..."}`.
+`translation.captions[<cell id>] = {"text": "...", "en_sha256": "..."}`. Text that code glues
+into the prose is English (one execution serves both editions); the Chinese notebook translates
+it by key, `translation.glue[<key>] = [[regex, replacement], ...]` (the build applies the first
+regex that matches the whole value, _ext/book_pages.py); here each pattern must compile and each
+key must be one the Chinese text glues.
 
 The chapters that the Chinese edition publishes are the ones `book/zh/_toc.yml` lists (the one
 place): `check` fails on any of them that has a stale or missing cell or caption or a code cell
@@ -32,6 +36,7 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 KEY = "translation"
+GLUE_KEY = re.compile(r"\{glue:text\}`([^`:]+)")
 TOC_ENTRY = re.compile(r"^\s*(?:root|-\s*file)\s*:\s*[\"']?([^\"'\s#]+)", re.M)
 
 
@@ -143,6 +148,32 @@ def merge(en, zh):
     return nb, problems
 
 
+def glue_problems(nb):
+    """What is wrong in the notebook's translations of glued text: (index, key, what)."""
+    found = []
+    table = nb.get("metadata", {}).get(KEY, {}).get("glue", {})
+    glued = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            glued.update(GLUE_KEY.findall(text(cell)))
+    for key, patterns in table.items():
+        if key not in glued:
+            found.append((None, key, "translation.glue has a key no markdown cell glues"))
+        pairs = patterns if isinstance(patterns, list) else [patterns]
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(part, str) for part in pair)):
+                found.append((None, key, f"translation.glue[{key!r}] must be a list of "
+                              f"[regex, replacement] pairs of strings, not {pair!r}"))
+                continue
+            try:
+                re.compile(pair[0])
+            except re.error as error:
+                found.append((None, key, f"translation.glue[{key!r}]: the pattern "
+                              f"{pair[0]!r} does not compile ({error})"))
+    return found
+
+
 def code_differences(en, zh):
     """Where the Chinese notebook's cells do not follow the English ones: (index, id, what)."""
     found = []
@@ -182,6 +213,7 @@ def status(book):
             continue
         en, zh = load(book.en_path(chapter)), load(book.zh_path(chapter))
         _, problems = merge(en, zh)
+        problems += [("glue", index, key, what) for index, key, what in glue_problems(zh)]
         result[chapter] = (problems, code_differences(en, zh))
     return result, untranslated
 
@@ -198,6 +230,7 @@ def sync(book, chapters=None, out=print):
             continue
         nb, problems = merge(load(book.en_path(chapter)), load(book.zh_path(chapter)))
         save(nb, book.zh_path(chapter))
+        problems += [("glue", index, key, what) for index, key, what in glue_problems(nb)]
         for kind, index, cell_id, what in problems:
             out(f"{where(chapter, index, cell_id)}: {kind}: {what}")
         if chapter in book.published:

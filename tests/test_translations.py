@@ -126,6 +126,45 @@ def test_a_figure_caption_is_translated_and_checked(book):
     assert status == 1 and "cell 3 (id c2): missing: figure caption" in out
 
 
+def test_a_glue_translation_table_is_checked(book):
+    def glue(nb):
+        nb["cells"][2]["source"] = "结果{glue:text}`verdict`。"
+        nb["metadata"]["translation"]["glue"] = {"verdict": [["(.*) is ahead", r"\1 领先"]]}
+    edit(book.zh_path("ch"), glue)
+    tr.accept(book, ["ch:p"])
+    assert run_check(book)[0] == 0
+    edit(book.zh_path("ch"), lambda nb: nb["metadata"]["translation"]["glue"].update(
+        {"gone": [["x", "y"]], "verdict": [["(unclosed", "y"]]}))
+    status, out = run_check(book)
+    assert status == 1
+    assert "id gone: glue: translation.glue has a key no markdown cell glues" in out
+    assert "the pattern '(unclosed' does not compile" in out
+    edit(book.zh_path("ch"), lambda nb: nb["metadata"]["translation"]["glue"].update(
+        {"gone": "x", "verdict": [["a", "b", "c"]]}))
+    out = run_check(book)[1]
+    assert "must be a list of [regex, replacement] pairs of strings, not 'x'" in out
+    assert "not ['a', 'b', 'c']" in out
+
+
+def test_the_chinese_build_translates_glued_text_and_flags_english_it_cannot():
+    sys.path.insert(0, str(TOP / "_ext"))
+    try:
+        import book_pages
+    finally:
+        sys.path.pop(0)
+    patterns = [["the (\\w+) is ahead: its perplexity is (.*) lower", r"\1 领先：困惑度低 \2"],
+                ["the two are tied", "两者持平"]]
+    assert (book_pages.translate_glued("the LSTM is ahead: its perplexity is 40% lower",
+                                       patterns) == "LSTM 领先：困惑度低 40%")
+    assert book_pages.translate_glued("the two are tied", patterns) == "两者持平"
+    assert book_pages.translate_glued("the two are tied, nearly", patterns) is None  # whole
+    assert book_pages.english_words("lower than") == ["lower", "than"]
+    assert book_pages.english_words("+0.26 points") == ["points"]
+    for name_or_number in ("GPT", "LSTM", "gelu", "2.4×", "ScaledDotProductFlashAttention",
+                           "LeNet-5", "93.1%"):
+        assert book_pages.english_words(name_or_number) == [], name_or_number
+
+
 def test_a_chapter_in_progress_is_reported_but_does_not_fail(book):
     (book.zh / "_toc.yml").write_text("format: jb-book\nroot: ch\nchapters:\n"
                                       "  - file: references\n")
@@ -205,8 +244,7 @@ def test_the_chinese_chapters_keep_the_english_cell_ids_and_record_hashes():
                 assert zh_cell == en_cell
 
 
-def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp_path,
-                                                                              monkeypatch):
+def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp_path):
     sys.path.insert(0, str(TOP / "_ext"))
     try:
         import book_pages
@@ -222,10 +260,8 @@ def test_a_chinese_page_links_to_the_english_page_of_an_untranslated_chapter(tmp
     zh, en = app(tmp_path / "book" / "zh", "zh_CN"), app(tmp_path, "en")
     assert book_pages.other_edition_url(zh, "01_learning") == "../book/01_learning.html"
     assert book_pages.other_edition_url(zh, "missing") is None
-    monkeypatch.delenv("BOOK_ZH_EDITION", raising=False)
-    assert book_pages.other_edition_url(en, "book/intro") is None    # not built beside it
-    monkeypatch.setenv("BOOK_ZH_EDITION", "1")
     assert book_pages.other_edition_url(en, "book/intro") == "../zh/intro.html"
+    assert book_pages.other_edition_url(en, "index") is None    # outside book/
     assert book_pages.other_edition_url(en, "book/01_learning") is None
     node = {"reftype": "doc", "refdoc": "intro", "reftarget": "01_learning"}
     link = book_pages._english_fallback(zh, None, node, book_pages.nodes.Text("第 1 章"))
