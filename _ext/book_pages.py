@@ -159,6 +159,18 @@ def _english_fallback(app, env, node, contnode):
     return link
 
 
+def inline_markdown(document, text):
+    """`text` parsed as MyST Markdown (math, emphasis, code), as the inline nodes of one
+    paragraph: a translated caption is written as the English one is."""
+    from docutils.utils import new_document
+    from myst_parser.parsers.sphinx_ import MystParser
+
+    part = new_document(document["source"], document.settings)
+    MystParser().parse(text, part)
+    paragraph = part.next_node(nodes.paragraph)
+    return list(paragraph.children) if paragraph is not None else [nodes.Text(text)]
+
+
 class TranslatedCaptions(Transform):
     """The Chinese caption of each figure (notebook metadata `translation.captions`, by cell
     id) in place of the English one its code cell carries. Runs before the domains collect the
@@ -182,7 +194,7 @@ class TranslatedCaptions(Transform):
             caption = figure.next_node(nodes.caption)
             if name is None or caption is None:
                 continue
-            caption.children = [nodes.Text(names.pop(name))]
+            caption.children = inline_markdown(self.document, names.pop(name))
         for name in names:
             LOGGER.warning(f"{env.docname}: no figure named {name!r} for its translated "
                            f"caption", location=env.docname)
