@@ -2,7 +2,8 @@
 
 - `seed_cnn()`: the Keras model the chapter starts from, in PyTorch (225,034 parameters),
   initialised as Keras does (`keras_init_`); `keras_adam` is Adam with Keras' settings.
-- `confusion_matrix`, `show_confusion`: counts of (true, predicted) pairs, and their figure.
+- `confusion_matrix`: counts of (true, predicted) pairs (their figure, `show_confusion`, is in
+  companion/show/mnist.py).
 - `speedrun_net()`: a lean conv net that reads raw (N, 1, 28, 28) images in [0, 1]; its first
   module, `PrepareDigits`, standardizes, crops and rearranges them (and shifts them at random
   while training, when asked), so the saved model needs no separate preprocessing.
@@ -13,16 +14,15 @@
   99.5 % test accuracy, chosen on a validation split (see the comments above SPEEDRUNS),
   shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
 
-Used in: book/08_mnist.ipynb.
+Used in: book/08_mnist.ipynb, book/04_resnet.ipynb (`seed_cnn`); tests/test_mnist.py;
+benchmarks/bench_mnist.py.
 """
 import time
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .book import COLUMN
 from .data import MNIST_MEAN, MNIST_STD  # noqa: F401  (re-exported for the chapter and tests)
 from .training import evaluate, fit
 
@@ -77,35 +77,6 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
     cells = y_true.long() * num_classes + y_pred.long()         # (N,) cell index
     counts = torch.bincount(cells, minlength=num_classes ** 2)
     return counts.reshape(num_classes, num_classes)
-
-
-def show_confusion(confusion, title=None, *, axes=None, fontsize=9):
-    """The confusion matrix (mistakes in red, every count written in its cell)
-    beside the accuracy per class; returns the Figure. `axes`: two Axes to draw
-    into (the matrix, the bars) instead of a new figure."""
-    confusion = torch.as_tensor(confusion)
-    n = len(confusion)
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(COLUMN, 4.2),
-                                 gridspec_kw={"width_ratios": [1.7, 1]})
-    ax1, ax2 = axes
-    shown = confusion.clone().float()
-    shown.fill_diagonal_(float("nan"))                 # colour the mistakes only
-    ax1.imshow(shown.numpy(), cmap="Reds", vmin=0,
-               vmax=max(1.0, float(shown.nan_to_num().max())))
-    for i in range(n):
-        for j in range(n):
-            ax1.text(j, i, int(confusion[i, j]), ha="center", va="center",
-                     fontsize=fontsize, color="gray" if i == j else "black")
-    ax1.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
-    per_class = confusion.diag() / confusion.sum(dim=1).clamp_min(1)
-    ax2.bar(range(n), per_class.tolist())
-    ax2.set_ylim(min(per_class.min().item() - 0.01, 0.99), 1.0)
-    ax2.set(xticks=range(n), xlabel="digit", ylabel="accuracy")
-    if title:
-        ax1.figure.suptitle(title, fontsize=10)
-    ax1.figure.tight_layout()
-    return ax1.figure
 
 
 class PrepareDigits(nn.Module):

@@ -6,12 +6,12 @@ downsamples in its 3x3 convolution), so ``resnet18()`` and ``resnet50()`` load t
 
 `block_grad_norms(model, X, y)` is the chapter's probe: the gradient norm of each block;
 `GradientSnapshots` records it, with every batch's loss, while `fit` trains; the chapter's
-figures of them (`plot_sweep`, `block_bars`, `film_explorer`) are at the end of this file. The
-drawings of blocks and ResNets are in companion/diagrams.py. Used in: book/04_resnet.ipynb
+figures of them (`plot_sweep`, `block_bars`, `film_explorer`) are in companion/show/resnet.py,
+the drawings of blocks and ResNets in companion/diagrams.py.
+Used in: book/04_resnet.ipynb; tests/test_resnet.py, tests/test_diagrams.py.
 """
 import copy
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -338,90 +338,3 @@ class GradientSnapshots(Snapshots):
     def __repr__(self):
         return (f"GradientSnapshots({len(self.norms)} snapshots, {len(self.losses)} batch "
                 f"losses)")
-
-
-# ---- the chapter's figures: the depth sweep, gradient-norm bars, the film explorer --------------
-
-def plot_sweep(sweeps, chance=None):
-    """Training loss per epoch of a depth sweep, {kind: {depth: History}}: a panel per kind, a
-    line per depth, sharing the y axis (`chance`: a dotted line, e.g. ln 10), and one legend
-    below the panels, where it hides no line's end. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    from .book import COLUMN
-    from .plots import compare
-    if not sweeps:
-        raise ValueError("plot_sweep needs at least one sweep: {kind: {depth: History}}")
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(COLUMN, 3.3), sharey=True, squeeze=False,
-                             layout="constrained")
-    for ax, (kind, histories) in zip(axes[0], sweeps.items()):
-        runs = {f"{d} block{'s' * (d > 1)}": h for d, h in histories.items()}
-        compare(runs, "train_loss", ax, chance=chance, title=f"{kind} networks")
-    for ax in axes[0, 1:]:
-        ax.set_ylabel("")                    # the shared axis is labelled once
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    for ax in axes[0]:
-        ax.get_legend().remove()             # the panels share one legend, below them
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
-    return fig
-
-
-def block_bars(norms, ax=None, *, colors=None, title=None, ylim=None):
-    """Grouped bars of per-block gradient norms, {kind: (num_blocks,) tensor}, on a log scale,
-    blocks numbered from 1 (the one next to the input). Returns the Axes."""
-    from .plots import per_layer
-    ax = per_layer(norms, ax, bars=True, xlabel="block (1 = next to the input)",
-                   ylabel="gradient norm (log scale)", colors=colors, title=title)
-    num_blocks = max(len(values) for values in norms.values())
-    ax.set_xticks([1] + list(range(5, num_blocks + 1, 5)))
-    if ylim is not None:
-        ax.set_ylim(ylim)
-    return ax
-
-
-def film_explorer(films, colors, chance=None, dpi=100):
-    """An Explorer that replays runs filmed together by `GradientSnapshots` ({kind: film}, the
-    same batches and snapshot times): drag the epoch to see every batch's loss up to then (left)
-    and the per-block gradient norms at that moment (right), on scales fixed for all moments.
-
-    Every frame is drawn into one figure made once (only data and titles change)."""
-    import matplotlib.pyplot as plt
-
-    from .book import COLUMN
-    from .explorer import Explorer
-    from .plots import to_png
-    first = next(iter(films.values()))
-    moments = first.epochs                                           # 0, 0.5, 1, ...
-    if any(film.epochs != moments or len(film.losses) != len(first.losses)
-           for film in films.values()):
-        raise ValueError("film_explorer: the films must share their batches and snapshot times "
-                         "(runs of the same length, the same GradientSnapshots per_epoch)")
-    num_epochs = moments[-1]
-    all_norms = torch.cat([n for film in films.values() for n in film.norms])
-    norm_range = (all_norms.min().item() / 2, all_norms.max().item() * 2)
-    top = 1.05 * max(max(film.losses) for film in films.values())
-    steps = [num_epochs * (i + 1) / len(first.losses) for i in range(len(first.losses))]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(COLUMN, 2.8), width_ratios=(1, 1.4))
-    lines = {kind: left.plot([], [], color=colors[kind], linewidth=0.8, label=kind)[0]
-             for kind in films}
-    if chance is not None:
-        left.axhline(chance, color="gray", linestyle=":", linewidth=1)
-    left.set(xlabel="epoch", ylabel="loss of each batch", xlim=(0, num_epochs), ylim=(0, top))
-    left.legend(fontsize=9, loc="upper right")
-    block_bars({kind: film.norms[-1] for kind, film in films.items()}, right, colors=colors,
-               title=" ", ylim=norm_range)
-    fig.tight_layout()                                               # laid out once
-
-    def render(epoch):
-        seen = sum(step <= epoch for step in steps)
-        for kind, film in films.items():
-            lines[kind].set_data(steps[:seen], film.losses[:seen])
-        right.clear()
-        moment = moments.index(epoch)
-        block_bars({kind: film.norms[moment] for kind, film in films.items()}, right,
-                   colors=colors, title=f"epoch {epoch:g}", ylim=norm_range)
-        return to_png(fig, dpi, colors=256)               # a palette PNG, as Explorer keeps it
-
-    explorer = Explorer({"epoch": moments}, render, play="epoch", value={"epoch": moments[-1]})
-    plt.close(fig)
-    return explorer

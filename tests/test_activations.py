@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion import activations as A
+from companion.show import activations as show
 
 TORCH_FN = {
     "sigmoid": torch.sigmoid,
@@ -207,16 +208,15 @@ def test_vanishing_explorer_has_one_picture_per_setting_from_the_same_norms(
     matplotlib.use("Agg")
     torch.manual_seed(0)
     X, y = torch.rand(32, 784), torch.randint(0, 10, (32,))
-    import companion.plots as plots
-    drawn, original = [], plots.per_layer
+    drawn, original = [], show.per_layer
 
     def spy(values, *args, **kwargs):        # what each picture draws
         drawn.append(values)
         return original(values, *args, **kwargs)
 
-    monkeypatch.setattr(plots, "per_layer", spy)
-    explorer, norms = A.vanishing_explorer(X, y, width=16, depths=(2, 6),
-                                           activations=("sigmoid", "relu"))
+    monkeypatch.setattr(show, "per_layer", spy)
+    explorer, norms = show.vanishing_explorer(X, y, width=16, depths=(2, 6),
+                                              activations=("sigmoid", "relu"))
     assert len(explorer.results) == len(norms) == 2 * len(A.INITS) * 2
     # each picture is drawn from its own setting's norms
     assert len(drawn) == len(explorer.results)
@@ -242,7 +242,7 @@ def test_gradient_bars_compare_the_initial_and_the_trained_network():
     with torch.no_grad():
         for p in trained.parameters():
             p.mul_(2.0)                                # "trained": changed
-    fig = A.gradient_bars(build, X, y)(
+    fig = show.gradient_bars(build, X, y)(
         trained, None, {"activation": "relu", "depth": 3, "lr": 1e-3})
     ax = fig.axes[0]
     heights = [bar.get_height() for bar in ax.patches]
@@ -267,9 +267,8 @@ def test_boundary_explorer_loads_each_epochs_weights(monkeypatch):
             model.weight.add_(1.0)
         states.append({k: v.clone() for k, v in model.state_dict().items()})
         history.add("test", 0.5, 0.5 + 0.1 * epoch)
-    import companion.plots as plots
     drawn, layouts = [], []                  # per frame: weights, axes' places
-    original_plot, original_png = plots.plot_decision_boundary, plots.to_png
+    original_plot, original_png = show.plot_decision_boundary, show.to_png
 
     def plot_spy(model, *args, **kwargs):
         drawn.append(model.weight.clone())
@@ -279,12 +278,12 @@ def test_boundary_explorer_loads_each_epochs_weights(monkeypatch):
         layouts.append([ax.get_position().bounds for ax in fig.axes])
         return original_png(fig, *args, **kwargs)
 
-    monkeypatch.setattr(plots, "plot_decision_boundary", plot_spy)
-    monkeypatch.setattr(plots, "to_png", png_spy)
+    monkeypatch.setattr(show, "plot_decision_boundary", plot_spy)
+    monkeypatch.setattr(show, "to_png", png_spy)
     other = nn.Linear(2, 2)                  # a second panel, as in the chapter
     runs = {"a": (model, states, history),
             "b": (other, [other.state_dict()] * 3, history)}
-    explorer = A.boundary_explorer(runs, X, y, [1, 2, 3])
+    explorer = show.boundary_explorer(runs, X, y, [1, 2, 3])
     assert list(explorer.results) == [(1,), (2,), (3,)]
     assert explorer.shown == (3,)
     assert torch.equal(model.weight, states[2]["weight"])   # the last drawn
@@ -294,4 +293,4 @@ def test_boundary_explorer_loads_each_epochs_weights(monkeypatch):
     # the panels stay put: every frame has the same layout
     assert len(layouts) == 3 and layouts[0] == layouts[1] == layouts[2]
     with pytest.raises(ValueError, match=r"epochs must lie in 1\.\.3"):
-        A.boundary_explorer({"a": (model, states, history)}, X, y, [0, 4])
+        show.boundary_explorer({"a": (model, states, history)}, X, y, [0, 4])

@@ -8,11 +8,12 @@ from torch import nn
 from companion.attention import (AdditiveAttention, ConcatScore, DotScore, GeneralScore,
                                  LuongAttention, MultiHeadAttention, attention_weights,
                                  masked_softmax, merge_heads, scaled_dot_product_attention,
-                                 softmax_explorer, split_heads)
+                                 split_heads)
 from companion.seq2seq import (BOS, DATES, DIGITS, EOS, PAD, AttentionSnapshots, Seq2Seq,
                                date_pairs, dates_task, exact_match, greedy_centres,
-                               greedy_scores, heatmap_explorer, heatmap_result,
-                               reversal_task, snapshot_explorer, verdict)
+                               greedy_scores, reversal_task)
+from companion.show.attention import softmax_explorer
+from companion.show.seq2seq import heatmap_explorer, heatmap_result, snapshot_explorer, verdict
 from companion.training import fit, seq2seq_step
 
 

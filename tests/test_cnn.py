@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion import cnn
+from companion.show.cnn import conv_explorer, draw_feature_maps, kernel_film
 
 
 def random_conv_case(rng):
@@ -232,8 +233,8 @@ def test_conv_explorer_draws_every_setting_at_the_column_width():
     torch.manual_seed(0)
     image = torch.rand(1, 12, 12)
     kernels = {"edge": torch.tensor([[-1., 0., 1.]] * 3), "blur": torch.full((3, 3), 1 / 9)}
-    explorer = cnn.conv_explorer(image, kernels, paddings=(0, 1), strides=(1, 2),
-                                 value={"kernel": "blur", "padding": 1, "stride": 2})
+    explorer = conv_explorer(image, kernels, paddings=(0, 1), strides=(1, 2),
+                             value={"kernel": "blur", "padding": 1, "stride": 2})
     assert len(explorer.outputs) == 2 * 2 * 2
     assert explorer.first == ("blur", 1, 2)
     pngs = [png for kind, png in explorer.outputs.values()]
@@ -241,9 +242,9 @@ def test_conv_explorer_draws_every_setting_at_the_column_width():
     assert len(set(pngs)) == len(pngs)                   # every setting draws its own frame
     assert {_png_size(png) for png in pngs} == {(720, 340)}   # COLUMN inches at 100 dpi
     with pytest.raises(ValueError, match=r"\(1, height, width\)"):
-        cnn.conv_explorer(torch.rand(12, 12), kernels)
+        conv_explorer(torch.rand(12, 12), kernels)
     with pytest.raises(ValueError, match="share one shape"):
-        cnn.conv_explorer(image, {**kernels, "big": torch.ones(5, 5)})
+        conv_explorer(image, {**kernels, "big": torch.ones(5, 5)})
 
 
 def test_kernel_film_shows_every_snapshot_and_starts_at_the_last():
@@ -255,7 +256,7 @@ def test_kernel_film_shows_every_snapshot_and_starts_at_the_last():
             conv.weight.add_(torch.randn_like(conv.weight))
         snapshots.batch_end(type("Record", (), {"epoch": 0, "num_batches": 10,
                                                 "batch": step})())
-    film = cnn.kernel_film(snapshots, "test kernels")
+    film = kernel_film(snapshots, "test kernels")
     assert film.choices == {"step": [0, 2, 5]} and film.play == "step"
     assert film.first == (5,)
     pngs = [png for kind, png in film.outputs.values()]
@@ -273,7 +274,7 @@ def test_feature_maps_follow_lenet_stage_by_stage():
     torch.testing.assert_close(maps[1][1], model.features[:3](x)[0])
     assert prediction == model(x).argmax().item()
     assert model.training                                # evaluating() restored train mode
-    fig = cnn.draw_feature_maps(model, x, num_shown=4)
+    fig = draw_feature_maps(model, x, num_shown=4)
     assert len(fig.axes) == 5 * 4
     assert fig.axes[4].get_ylabel() == "conv 1 + tanh\n28×28"
     assert fig.axes[4].images[0].get_clim() == (-1, 1)          # tanh's range
@@ -282,7 +283,7 @@ def test_feature_maps_follow_lenet_stage_by_stage():
     with torch.no_grad():
         relu_net.features[0].weight.mul_(100)            # ReLU maps far above 1
     relu_maps, _ = cnn.feature_maps(relu_net, x)
-    fig = cnn.draw_feature_maps(relu_net, x, num_shown=4)
+    fig = draw_feature_maps(relu_net, x, num_shown=4)
     largest = relu_maps[0][1].abs().max().item()
     assert largest > 1
     assert fig.axes[4].images[0].get_clim() == pytest.approx((-largest, largest))

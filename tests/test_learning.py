@@ -6,6 +6,7 @@ from torch import nn
 
 from companion import autograd as AG
 from companion import learning as L
+from companion.show import learning as show
 
 
 # ---------------------------------------------------------------------------- softmax / loss
@@ -350,23 +351,23 @@ def test_plot_paths_draws_each_path_and_its_loss():
     paths = {"a": L.descend(lambda p: L.SGD(p, lr=1e-3), (-1.2, 1.0), 20),
              "b": L.descend(lambda p: L.Adam(p, lr=0.1), (-1.2, 1.0), 20)}
     fig, (ax_map, ax_loss) = plt.subplots(1, 2)
-    L.plot_paths(paths, ax_map, ax_loss, start=(-1.2, 1.0))
+    show.plot_paths(paths, ax_map, ax_loss, start=(-1.2, 1.0))
     labels = [line.get_label() for line in ax_loss.get_lines()]
     assert labels == ["a", "b"]
     drawn = ax_loss.get_lines()[1].get_ydata()
     assert torch.allclose(torch.as_tensor(drawn), L.rosenbrock(paths["b"]))
-    assert ax_map.get_xlim() == L.VALLEY[:2] and ax_loss.get_yscale() == "log"
+    assert ax_map.get_xlim() == show.VALLEY[:2] and ax_loss.get_yscale() == "log"
     plt.close(fig)
 
 
 def test_run_outcome_says_how_a_run_ended():
     finite = L.descend(lambda p: L.SGD(p, lr=1e-3), (-1.2, 1.0), 20)
-    assert L.run_outcome(finite, 20) == (
+    assert show.run_outcome(finite, 20) == (
         f"f = {L.rosenbrock(finite[-1]):.1e} after 20 steps")
     blown = L.descend_many(L.SGD, [0.3], (-1.2, 1.0), 40)[0]   # diverges
     first_bad = int(torch.isfinite(L.rosenbrock(blown)).sum())
     assert 0 < first_bad < 41
-    assert L.run_outcome(blown, 40) == (
+    assert show.run_outcome(blown, 40) == (
         f"diverged: f overflowed at step {first_bad}")
 
 
@@ -378,16 +379,15 @@ def test_run_explorer_renders_every_run_of_the_grid(monkeypatch):
     for name, cls in (("gd", L.SGD), ("adam", L.Adam)):
         for lr, path in zip(lrs, L.descend_many(cls, lrs, start, 30)):
             paths[name, lr] = path
-    import companion.plots as plots
-    spans, original_png = [], plots.to_png
+    spans, original_png = [], show.to_png
 
     def png_spy(fig, *args, **kwargs):       # each frame's loss-axis range
         spans.append(fig.axes[1].get_ylim())
         return original_png(fig, *args, **kwargs)
 
-    monkeypatch.setattr(plots, "to_png", png_spy)
-    explorer = L.run_explorer(paths, start, value={"optimizer": "adam",
-                                                   "lr": 1e-3})
+    monkeypatch.setattr(show, "to_png", png_spy)
+    explorer = show.run_explorer(paths, start, value={"optimizer": "adam",
+                                                      "lr": 1e-3})
     assert sorted(explorer.results) == sorted(paths)
     assert explorer.shown == ("adam", 1e-3)
     # every frame's loss axis holds at least two powers of 10 (a scale), even
@@ -397,11 +397,11 @@ def test_run_explorer_renders_every_run_of_the_grid(monkeypatch):
         powers = [k for k in range(-300, 300) if low <= 10.0 ** k <= high]
         assert len(powers) >= 2, (low, high)
     with pytest.raises(ValueError, match="at least one"):
-        L.run_explorer({}, start)
+        show.run_explorer({}, start)
     del paths["adam", 0.3]
     with pytest.raises(ValueError, match=r"every learning rate; missing "
                                          r"\('adam', 0\.3\)"):
-        L.run_explorer(paths, start)
+        show.run_explorer(paths, start)
 
 
 def test_confidence_explorer_replays_the_kept_epochs_only(monkeypatch):
@@ -417,19 +417,18 @@ def test_confidence_explorer_replays_the_kept_epochs_only(monkeypatch):
         history.add("train", 1.0 / epoch, 0.5)
         history.add("val", 1.5 / epoch, 0.4)
         snapshots.epoch_end(history)
-    import companion.plots as plots
-    ylabels, original_png = [], plots.to_png
+    ylabels, original_png = [], show.to_png
 
     def png_spy(fig, *args, **kwargs):
         ylabels.append(fig.axes[0].get_ylabel())
         return original_png(fig, *args, **kwargs)
 
-    monkeypatch.setattr(plots, "to_png", png_spy)
-    explorer = L.confidence_explorer(snapshots, labels, history, [1, 3],
-                                     ylabel="test points")
+    monkeypatch.setattr(show, "to_png", png_spy)
+    explorer = show.confidence_explorer(snapshots, labels, history, [1, 3],
+                                        ylabel="test points")
     assert ylabels == ["test points", "test points"]
     assert list(explorer.results) == [(1,), (3,)] and explorer.shown == (3,)
     with pytest.raises(ValueError, match="no outputs kept after epoch 2"):
-        L.confidence_explorer(snapshots, labels, history, [1, 2, 3])
+        show.confidence_explorer(snapshots, labels, history, [1, 2, 3])
     with pytest.raises(ValueError, match="at least one epoch"):
-        L.confidence_explorer(snapshots, labels, history, [])
+        show.confidence_explorer(snapshots, labels, history, [])

@@ -5,8 +5,9 @@ from torch.utils.data import TensorDataset
 import companion.mnist
 from companion.data import split, take
 from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, ShiftAverage,
-                              confusion_matrix, keras_adam, keras_init_, seed_cnn,
-                              show_confusion, speedrun, speedrun_net)
+                              confusion_matrix, keras_adam, keras_init_, seed_cnn, speedrun,
+                              speedrun_net)
+from companion.show.mnist import show_confusion
 from companion.summary import count_params
 from companion.training import evaluate, fit
 

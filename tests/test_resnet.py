@@ -238,7 +238,8 @@ def test_the_chapters_figures_plot_what_they_are_given(monkeypatch):
 
     import matplotlib.pyplot as plt
 
-    from companion.resnet import block_bars, film_explorer, plot_sweep
+    import companion.show.resnet as show
+    from companion.show.resnet import block_bars, film_explorer, plot_sweep
     from companion.training import History
 
     def history(losses):
@@ -274,15 +275,14 @@ def test_the_chapters_figures_plot_what_they_are_given(monkeypatch):
                                norms=[scale * torch.rand(5) + 0.1 for _ in range(3)])
     films = {"plain": film(100.0), "residual": film(1.0)}
     colors = {"plain": "red", "residual": "blue"}
-    import companion.plots
-    drawn, to_png = {}, companion.plots.to_png     # what each frame shows, seen as it is drawn
+    drawn, to_png = {}, show.to_png     # what each frame shows, seen as it is drawn
 
     def spy(fig, *args, **kwargs):
         left, right = fig.axes
         drawn[right.get_title()] = ([len(line.get_xdata()) for line in left.get_lines()[:2]],
                                     left.get_ylim(), right.get_ylim())
         return to_png(fig, *args, **kwargs)
-    monkeypatch.setattr(companion.plots, "to_png", spy)
+    monkeypatch.setattr(show, "to_png", spy)
     explorer = film_explorer(films, colors, chance=math.log(10))
     # every batch loss up to the moment (4 batches in one epoch), on scales fixed for all moments
     assert {title: seen for title, (seen, _, _) in drawn.items()} == {

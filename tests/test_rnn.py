@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from companion import rnn
+from companion.show.rnn import adding_playground, plot_checks
 from companion.rnn import (GRU, LSTM, RNN, CharModel, GRUCell, LSTMCell, RNNCell,
                            SampleSnapshots, SequenceRegressor, adding_problem,
                            hidden_state_gradients, make_recurrent, set_forget_bias)
@@ -349,8 +350,8 @@ def test_text_measures():
 def test_adding_playground_checks_its_controls():
     import ipywidgets as widgets
     with pytest.raises(ValueError, match="hidden_size"):
-        rnn.adding_playground({"cell": widgets.Dropdown(options=["RNN"]),
-                               "T": widgets.IntSlider(value=5)}, None, 100)
+        adding_playground({"cell": widgets.Dropdown(options=["RNN"]),
+                           "T": widgets.IntSlider(value=5)}, None, 100)
 
 
 def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
@@ -366,13 +367,13 @@ def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
                 "hidden_size": widgets.IntSlider(value=8, min=8, max=16),
                 "T": widgets.IntSlider(value=6, min=4, max=10),
                 "epochs": widgets.IntSlider(value=1, min=1, max=2)}
-    play = rnn.adding_playground(controls, step, 64)
+    play = adding_playground(controls, step, 64)
     play.train()
     assert play.history.epochs == 1 and len(play.history.test_loss) == 1
     assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
     assert play.model.rnn.hidden_size == 8
-    assert play.autorun and not rnn.adding_playground(controls, step, 64,
-                                                      autorun=False).autorun
+    assert play.autorun and not adding_playground(controls, step, 64,
+                                                  autorun=False).autorun
 
 
 def test_plot_checks_draws_one_line_per_run_and_the_baseline():
@@ -385,9 +386,9 @@ def test_plot_checks_draws_one_line_per_run_and_the_baseline():
         runs[name] = Snapshots(lambda values=values: next(values), steps=[3])
         for step in range(1, 4):
             runs[name].batch_end(type("R", (), dict(epoch=0, batch=step, num_batches=3))())
-    ax = rnn.plot_checks(runs, 0.2, title="t")
+    ax = plot_checks(runs, 0.2, title="t")
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "predict the mean"]
-    other = rnn.plot_checks(runs, 0.3, baseline_label="predict 1")
+    other = plot_checks(runs, 0.3, baseline_label="predict 1")
     assert other.get_lines()[-1].get_label() == "predict 1"
     assert list(other.get_lines()[-1].get_ydata()) == [0.3, 0.3]
     assert list(ax.get_lines()[1].get_ydata()) == [0.5, 0.05] and ax.get_yscale() == "log"
