@@ -12,7 +12,8 @@ tables, and a figure's PNG bytes.
 Figures are as wide as the book's text column (`companion.book.COLUMN`) unless said otherwise.
 Used in: book/intro.ipynb, book/02_activations.ipynb (the decision boundary),
 book/08_mnist.ipynb (the image grid); `compare`, `per_layer`, `table` and `to_png` are where the
-chapters' own comparison plots, tables and PNG code move (issue 19), with tests/test_plots.py.
+chapters' own comparison plots, tables and PNG code move (issue 19), with tests/test_plots.py;
+the `show` modules.
 """
 import io
 import math
