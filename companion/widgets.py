@@ -5,6 +5,7 @@ versions 7 and 8.
 count and layer shapes update as the controls change, and Train trains with live curves
 (`companion.curves`). Used in: the intro and every chapter with a playground.
 """
+import copy
 import html
 import inspect
 import io
@@ -181,7 +182,14 @@ class Playground:
         return history
 
     def show(self, model, history):
-        """Show a finished run (its curves, result and after_train figure) without training."""
+        """Show a finished run (its curves, result and after_train figure) without training.
+
+        A playground given no test data shows no test score of that run either: its own runs
+        have none, and a reader's choices must not be guided by the test set."""
+        if self.test_data is None and self.data is None and (history.test_loss
+                                                              or history.test_acc):
+            history = copy.copy(history)
+            history.test_loss, history.test_acc = [], []
         LiveCurves(history.epochs, title=self.title, out=self.out).fit_end(history)
         self._finish(model, history)
 

@@ -234,6 +234,21 @@ def test_a_data_function_makes_the_task_from_its_controls():
         Playground(build, {"width": widgets.IntSlider(value=2)})
 
 
+def test_a_playground_without_test_data_shows_no_test_score_of_a_chapter_run():
+    train, test = spirals()
+    model = build(8)
+    history = fit(model, train, test, val=test, epochs=2, live=False)
+    assert history.test_acc                               # the chapter's run has one
+    controls = {"width": widgets.IntSlider(value=8), "epochs": widgets.IntSlider(value=2)}
+    playground = Playground(build, controls, train, input_shape=(1, 2),
+                            fit_kwargs={"val": test}, initial=(model, history))
+    playground._ipython_display_()
+    assert playground.history.test_acc == [] and playground.history.test_loss == []
+    assert "validation accuracy" in playground.status.value
+    assert "test" not in playground.status.value
+    assert history.test_acc                               # the chapter's own is untouched
+
+
 def test_a_run_the_chapter_made_is_shown_without_training_again(monkeypatch):
     train, test = spirals()
     model = build(8)
