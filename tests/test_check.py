@@ -69,7 +69,7 @@ def test_tanh_from_sigmoid():
     unscaled = check.tanh_from_sigmoid(lambda x: torch.sigmoid(2 * x))
     assert "(0, 1)" in unscaled.message
     unstretched = check.tanh_from_sigmoid(lambda x: 2 * torch.sigmoid(x) - 1)
-    assert "stretch the input" in unstretched.message
+    assert "multiply the input by 2" in unstretched.message
     cheat = check.tanh_from_sigmoid(lambda x: torch.tanh(x))
     assert cheat.status == check.FAILED and "switched off" in cheat.message
     assert check.tanh_from_sigmoid(stub).status == check.TODO

@@ -61,9 +61,10 @@ def tanh_from_sigmoid(fn):
         raise Hint("the shape is right but the values lie in (0, 1): stretch the "
                    "output to (−1, 1).")
     if close(got, 2 * s(x) - 1):
-        raise Hint("the output range is right, but tanh is steeper: stretch the input "
-                   "too.")
+        raise Hint("the output range is right, but tanh is steeper: multiply the "
+                   "input by 2.")
     if not close(got, torch.tanh(x)):
         raise Hint("compare my_tanh(x) with torch.tanh(x) at x = 0 and x = 1: "
                    "which one is off?")
-    return "equal to torch.tanh on 1,601 points in [−8, 8], from the sigmoid alone."
+    return ("equal to torch.tanh on 1,601 points in [−8, 8], with torch's tanh "
+            "switched off.")
