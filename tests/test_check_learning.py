@@ -181,3 +181,11 @@ def test_batchnorm_train_rejects_typical_mistakes():
     def no_eps(x, weight, bias, eps):
         return batch_norm(x, weight, bias, 0.0)
     assert_hint(check.batchnorm_train(no_eps), "eps")
+
+    def eps_outside_the_root(x, weight, bias, eps):
+        dims = (0,) if x.dim() == 2 else (0, 2, 3)
+        shape = (1, -1) if x.dim() == 2 else (1, -1, 1, 1)
+        sigma = x.var(dims, unbiased=False, keepdim=True).sqrt()
+        x_hat = (x - x.mean(dims, keepdim=True)) / (sigma + eps)
+        return weight.view(shape) * x_hat + bias.view(shape)
+    assert_hint(check.batchnorm_train(eps_outside_the_root), "inside the square root")

@@ -218,5 +218,17 @@ def batchnorm_train(fn):
                    "became inf or nan: that is what eps is for.")
     if not close(got, reference(constant, weight, bias, 1e-5), 1e-4):
         raise Hint("a channel whose values are all equal should come out as its bias β.")
+    tiny = x2.clone()
+    tiny[:, 1] = torch.randn(16, generator=gen) * 1e-3  # channel 1: σ ≈ 1e-3, near √eps
+    got = fn(tiny, weight.clone(), bias.clone(), 1e-5)
+    expect_tensor(got, tiny.shape, "the output for a channel with σ ≈ 1e-3")
+    if not close(got, reference(tiny, weight, bias, 1e-5), 1e-4):
+        sigma = tiny.var(0, unbiased=False, keepdim=True).sqrt()
+        if close(got, (tiny - tiny.mean(0, keepdim=True)) / (sigma + 1e-5)
+                 * weight + bias, 1e-4):
+            raise Hint("eps goes inside the square root: divide by √(σ² + eps), not by "
+                       "σ + eps (they differ when σ is as small as √eps).")
+        raise Hint("for a channel with σ ≈ 1e-3 your output differs from F.batch_norm; "
+                   "divide by √(σ² + eps).")
     return ("equal to F.batch_norm in training mode for (16, 3) and (4, 3, 5, 6) inputs, "
-            "and finite for a channel with variance 0.")
+            "finite for a channel with variance 0, and right for one with σ ≈ 1e-3.")
