@@ -372,6 +372,11 @@ def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
     assert play.history.epochs == 1 and len(play.history.test_loss) == 1
     assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
     assert play.model.rnn.hidden_size == 8
+    # the title's baseline: predicting 1 on the run's own 500 test sequences
+    _, y_test = adding_problem(500, 6, seed=1)
+    fig = play.after_train(play.model, play.history, play.settings())
+    own = f"predicting 1 on them: {((y_test - 1) ** 2).mean():.4f}"
+    assert own in fig.axes[0].get_title()
     assert play.autorun and not adding_playground(controls, step, 64,
                                                   autorun=False).autorun
 
@@ -388,6 +393,7 @@ def test_plot_checks_draws_one_line_per_run_and_the_baseline():
             runs[name].batch_end(type("R", (), dict(epoch=0, batch=step, num_batches=3))())
     ax = plot_checks(runs, 0.2, title="t")
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b", "predict the mean"]
+    assert ax.get_legend()._loc == 3                  # lower left, clear of the plateau
     other = plot_checks(runs, 0.3, baseline_label="predict 1")
     assert other.get_lines()[-1].get_label() == "predict 1"
     assert list(other.get_lines()[-1].get_ydata()) == [0.3, 0.3]

@@ -21,10 +21,11 @@ GRAD_LABEL = r"$\|\partial L/\partial h_t\|$ / $\|\partial L/\partial h_T\|$"
 
 
 def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None, log=True,
-                baseline_label="predict the mean"):
+                baseline_label="predict the mean", legend_loc="lower left"):
     """Validation checks of several runs ({label: Snapshots of a loss}) against the optimizer
     steps done, with `baseline` as a grey dotted line (`baseline_label`); `log`: a log scale,
-    so that a plateau and the fall after it both show. Returns the Axes."""
+    so that a plateau and the fall after it both show; `legend_loc`: where the legend goes
+    (lower left: clear of the plateau). Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(COLUMN, 3.2))
     for label, checks in runs.items():
@@ -34,24 +35,31 @@ def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None,
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    ax.legend(fontsize=9, loc=legend_loc)
     return ax
 
 
 def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.0,
-                      baseline=1 / 6, autorun=True):
-    """A Playground that trains SequenceRegressor(cell, hidden_size) on `train_size` fresh
+                      autorun=True):
+    """A Playground that trains SequenceRegressor(cell, hidden_size) on `train_size`
     adding-problem sequences of length T (seed 0; test: 500 more, seed 1) with Adam, MSE and
-    `step`, then draws the trained model's gradient through time on 256 others (seed 2).
-    `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others go to fit
-    (lr, epochs, ...). `autorun`: train once when displayed (Playground's)."""
+    `step`, then draws the trained model's gradient through time on 256 others (seed 2),
+    titled with the test MSE and the error of always predicting 1 on those same 500 test
+    sequences. `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others
+    go to fit (lr, epochs, ...). `autorun`: train once when displayed (Playground's)."""
     missing = sorted({"cell", "hidden_size", "T"} - set(controls))
     if missing:
         raise ValueError(f"adding_playground needs controls named cell, hidden_size and T; "
                          f"missing {', '.join(missing)}")
 
-    def data(T):                       # fresh sequences of length T for every run
-        return adding_problem(train_size, T, seed=0), adding_problem(500, T, seed=1)
+    def test_data(T):
+        return adding_problem(500, T, seed=1)
+
+    def data(T):                       # sequences of length T (fixed seeds)
+        return adding_problem(train_size, T, seed=0), test_data(T)
+
+    def test_baseline(T):              # always predicting 1 on the test sequences
+        return ((test_data(T)[1] - 1) ** 2).mean().item()
 
     def build(cell, hidden_size):
         return SequenceRegressor(cell, hidden_size=hidden_size)
@@ -59,11 +67,12 @@ def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.
     def after_train(model, history, settings):
         X, y = adding_problem(256, settings["T"], seed=2)
         norms = hidden_state_gradients(model, X, y)
+        baseline = test_baseline(settings["T"])
         fig, ax = plt.subplots(figsize=(COLUMN, 2.6))
         per_layer({f"{settings['cell']}, trained": relative(norms)}, ax,
                   xlabel="time step t", ylabel=GRAD_LABEL,
                   title=f"test MSE {history.test_loss[-1]:.4f} "
-                        f"(predicting the mean: {baseline:.4f})")
+                        f"(predicting 1 on them: {baseline:.4f})")
         fig.tight_layout()
         return fig
 
