@@ -409,9 +409,11 @@ def plot_attention(ax, model, src, vocab, title=None, extra_steps=12,
 
 def draw_attention_step(S=5, T=4, t=2, weights=(0.05, 0.1, 0.6, 0.2, 0.05)):
     """A diagram of the GRU encoder–decoder with Luong attention at output
-    step t (counted from 0): the decoder state h_t scores every encoder
-    state, the softmax weights make the context c_t, and c_t with h_t
-    predicts the next token. The weights are made up. Returns the Figure."""
+    step t: the decoder state h_t scores every encoder state, the softmax
+    weights make the context c_t, and c_t with h_t predicts the next token.
+    Positions, steps and tokens are counted from 0 (x_0 ... x_{S-1}; the
+    decoder reads <bos>, y_0, y_1, ... and starts from the encoder's last
+    state). The weights are made up. Returns the Figure."""
     fig, ax = plt.subplots(figsize=(COLUMN, 3.9))
     ax.set_xlim(-0.6, S + T + 1.9)
     ax.set_ylim(-0.85, 4.45)
@@ -433,20 +435,21 @@ def draw_attention_step(S=5, T=4, t=2, weights=(0.05, 0.1, 0.6, 0.2, 0.05)):
                 bbox=dict(facecolor="white", edgecolor="none", pad=1), **kw)
 
     for s in range(S):                                   # the encoder
-        ax.text(s, -0.65, f"$x_{s + 1}$", ha="center")
+        ax.text(s, -0.65, f"$x_{{{s}}}$", ha="center")
         arrow(s, -0.4, s, 0.73)
-        box(s, 1, f"$\\bar h_{s + 1}$", "#cfe2f3")
+        box(s, 1, f"$\\bar h_{{{s}}}$", "#cfe2f3")
         if s:
             arrow(s - 0.62, 1, s - 0.38, 1)
     label((S - 1) / 2, 0.35, "encoder GRU")
     x0 = S + 0.6                                         # the decoder
     for j in range(T):
         x = x0 + j
-        ax.text(x, -0.65, "<bos>" if j == 0 else f"$y_{j}$", ha="center",
-                fontsize=9)
+        ax.text(x, -0.65, "<bos>" if j == 0 else f"$y_{{{j - 1}}}$",
+                ha="center", fontsize=9)
         arrow(x, -0.4, x, 0.73)
-        box(x, 1, f"$h_{j + 1}$", "#fde0c5" if j == t else "#f3f3f3")
-        arrow(x - 0.62, 1, x - 0.38, 1)
+        box(x, 1, f"$h_{{{j}}}$", "#fde0c5" if j == t else "#f3f3f3")
+        start = S - 1 + 0.38 if j == 0 else x - 0.62     # h_0 from the encoder
+        arrow(start, 1, x - 0.38, 1)
     label(x0 + (T - 1) / 2, 0.35, "decoder GRU")
     xt = x0 + t
     box(xt, 2.6, "$c_t$", "#d9ead3")                     # the context

@@ -75,6 +75,22 @@ def test_the_lstm_cell_names_its_four_parts():
 def test_attention_pictures():
     fig = diagrams.draw_attention_step()
     assert fig.get_figwidth() <= COLUMN and "0.60" in texts(fig)
+    # counted from 0, as the chapter's text: x_0..x_4, h_0..h_3, <bos>, y_0..y_2
+    for label in ("$x_{0}$", "$x_{4}$", "$\\bar h_{0}$", "$\\bar h_{4}$", "$h_{0}$",
+                  "$h_{3}$", "<bos>", "$y_{0}$", "$y_{2}$"):
+        assert label in texts(fig), label
+    assert "$x_{5}$" not in texts(fig) and "$h_{4}$" not in texts(fig)
+    ax = fig.axes[0]
+    highlighted = [p for p in ax.patches
+                   if matplotlib.colors.to_hex(p.get_facecolor()) == "#fde0c5"]
+    assert len(highlighted) == 1                  # h_t at the default t = 2 ...
+    box = highlighted[0]
+    h2 = next(t for t in ax.texts if t.get_text() == "$h_{2}$")
+    assert box.get_x() < h2.get_position()[0] < box.get_x() + box.get_width()  # ... is h_2
+    # an arrow from the encoder's last state (x = 4) into the decoder's first (x = 5.6)
+    arrows = [a for a in ax.texts if isinstance(a, matplotlib.text.Annotation)]
+    assert any(a.xyann[1] == a.xy[1] == 1 and 4 < a.xyann[0] < 4.6 and 5.2 < a.xy[0] < 5.6
+               for a in arrows)
     plt.close(fig)
     src = reversal_task(1, 6, seed=0)[0]
     torch.manual_seed(0)
