@@ -80,6 +80,12 @@ def test_basic_block_hints():
                 nn.BatchNorm2d(channels))
     assert_hint(check.basic_block(AlwaysProject), "only where the shape changes")
 
+    def unprojected_shortcut(self, x):        # defines downsample, never uses it
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(out + x)
+    assert_hint(check.basic_block(variant(MyBasicBlock, forward=unprojected_shortcut)),
+                "go through self.downsample")
+
 
 def test_bottleneck_hints():
     class StrideOnFirst(MyBottleneck):           # the original paper's placement
@@ -109,6 +115,13 @@ def test_bottleneck_hints():
         return out + (x if self.downsample is None else self.downsample(x))
     assert_hint(check.bottleneck_block(variant(MyBottleneck, forward=relu_on_branch)),
                 "not on F(x)")
+
+    def unprojected_shortcut(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = torch.relu(self.bn2(self.conv2(out)))
+        return torch.relu(self.bn3(self.conv3(out)) + x)
+    assert_hint(check.bottleneck_block(variant(MyBottleneck, forward=unprojected_shortcut)),
+                "go through self.downsample")
 
 
 def test_stage_params_hints():
