@@ -1,5 +1,6 @@
 """The introduction's checks accept the reference answer, report a stub as
 not done, and reject typical wrong answers with the right hint."""
+import numpy as np
 import torch
 
 from companion import check
@@ -55,5 +56,7 @@ def test_count_mlp_params():
     assert off.status == check.FAILED and "p.numel()" in off.message
     as_float = check.count_mlp_params(lambda s: float(count(s)))
     assert as_float.passed
+    as_numpy = check.count_mlp_params(lambda s: np.int64(count(s)))
+    assert as_numpy.passed, as_numpy.message
     as_text = check.count_mlp_params(lambda s: str(count(s)))
     assert "whole number" in as_text.message

@@ -5,6 +5,8 @@
 - `count_mlp_params(fn)`: fn(sizes) -> the number of parameters of an MLP
   with layer sizes [inputs, hidden..., outputs].
 """
+import numbers
+
 import torch
 from torch import nn
 
@@ -77,13 +79,13 @@ def count_mlp_params(fn):
     cases = ([2, 64, 64, 2], [784, 128, 10], [3, 1], [10, 7, 5, 3, 2])
     for sizes in cases:
         got = fn(list(sizes))
-        if not isinstance(got, int):
+        if not isinstance(got, numbers.Integral):    # e.g. NumPy's int64
             if torch.is_tensor(got) and got.numel() == 1:
                 got = int(got)
             elif not (isinstance(got, float) and got.is_integer()):
                 raise Hint("return a whole number (an int); got "
                            f"{type(got).__name__}.")
-            got = int(got)
+        got = int(got)
         want = _reference_count(sizes)
         if got == want:
             continue
