@@ -49,9 +49,10 @@ class Playground:
 
     Controls named after a parameter of `fit` (lr, epochs, batch_size, optimizer, momentum,
     clip_grad, ...) go to `fit`; controls named after a parameter of `data` go to
-    `data(**settings)`, which returns fresh `(train, test)` before each run (for a control that
-    changes the task, such as a sequence length); all others go to `build` (which also gets a
-    data control it names). The layer table runs one zero batch of `input_shape`, or
+    `data(**settings)`, which returns fresh `(train, test)`, or `(train, None, val)` so that a
+    reader's choices read validation data, before each run (for a control that changes the
+    task, such as a sequence length); all others go to `build` (which also gets a data control
+    it names). The layer table runs one zero batch of `input_shape`, or
     `input_example` (a tensor, or a tuple of tensors for `model(*example)`).
     `fit_kwargs` are fixed `fit` arguments (a `step`, `val`, ...); neither they nor a control
     may be named `seed`, `title`, `live` or `out`, which the playground passes to fit itself.
@@ -173,7 +174,13 @@ class Playground:
         show_in(self.extra)                 # empty
         try:
             if self.data is not None:       # the task depends on the settings: make it afresh
-                self.train_data, self.test_data = self.data(**data_settings)
+                made = self.data(**data_settings)
+                if len(made) not in (2, 3):
+                    raise ValueError(f"Playground: data(...) must return (train, test) or "
+                                     f"(train, None, val); got {len(made)} items")
+                self.train_data, self.test_data = made[:2]
+                if len(made) == 3:
+                    kwargs["val"] = made[2]
             history = fit(model, self.train_data, self.test_data, live=True, out=self.out,
                           seed=self.seed, title=self.title, **kwargs)
         finally:

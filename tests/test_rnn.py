@@ -369,14 +369,17 @@ def test_adding_playground_trains_and_draws_the_gradient(monkeypatch):
                 "epochs": widgets.IntSlider(value=1, min=1, max=2)}
     play = adding_playground(controls, step, 64)
     play.train()
-    assert play.history.epochs == 1 and len(play.history.test_loss) == 1
+    assert play.history.epochs == 1 and len(play.history.val_loss) == 1
+    assert play.history.test_loss == []            # no test set: choices read validation
+    assert "validation loss" in play.status.value and "test" not in play.status.value
     assert isinstance(play.model, SequenceRegressor) and play.model.rnn.mode == "GRU"
     assert play.model.rnn.hidden_size == 8
-    # the title's baseline: predicting 1 on the run's own 500 test sequences
-    _, y_test = adding_problem(500, 6, seed=1)
+    # the title's baseline: predicting 1 on the run's own 500 validation sequences
+    _, y_val = adding_problem(500, 6, seed=1)
     fig = play.after_train(play.model, play.history, play.settings())
-    own = f"predicting 1 on them: {((y_test - 1) ** 2).mean():.4f}"
+    own = f"predicting 1 on them: {((y_val - 1) ** 2).mean():.4f}"
     assert own in fig.axes[0].get_title()
+    assert fig.axes[0].get_title().startswith("validation MSE")
     assert play.autorun and not adding_playground(controls, step, 64,
                                                   autorun=False).autorun
 

@@ -249,6 +249,19 @@ def test_a_playground_without_test_data_shows_no_test_score_of_a_chapter_run():
     assert history.test_acc                               # the chapter's own is untouched
 
 
+def test_a_data_function_may_give_validation_data_instead_of_a_test_set():
+    train, test = spirals()
+    controls = {"width": widgets.IntSlider(value=8), "epochs": widgets.IntSlider(value=1)}
+    playground = Playground(build, controls, data=lambda: (train, None, test),
+                            input_shape=(1, 2), autorun=False)
+    history = playground.train()
+    assert len(history.val_acc) == 1 and history.test_acc == []
+    bad = Playground(build, controls, data=lambda: (train,), input_shape=(1, 2),
+                     autorun=False)
+    with pytest.raises(ValueError, match=r"must return \(train, test\) or"):
+        bad.train()
+
+
 def test_a_run_the_chapter_made_is_shown_without_training_again(monkeypatch):
     train, test = spirals()
     model = build(8)

@@ -42,24 +42,24 @@ def plot_checks(runs, baseline, ax=None, *, ylabel="validation MSE", title=None,
 def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.0,
                       autorun=True):
     """A Playground that trains SequenceRegressor(cell, hidden_size) on `train_size`
-    adding-problem sequences of length T (seed 0; test: 500 more, seed 1) with Adam, MSE and
-    `step`, then draws the trained model's gradient through time on 256 others (seed 2),
-    titled with the test MSE and the error of always predicting 1 on those same 500 test
-    sequences. `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others
+    adding-problem sequences of length T (seed 0; validation: 500 more, seed 1) with Adam, MSE
+    and `step`, then draws the trained model's gradient through time on 256 others (seed 2),
+    titled with the validation MSE and the error of always predicting 1 on those same 500
+    validation sequences (no test set: a reader's choices read validation data). `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others
     go to fit (lr, epochs, ...). `autorun`: train once when displayed (Playground's)."""
     missing = sorted({"cell", "hidden_size", "T"} - set(controls))
     if missing:
         raise ValueError(f"adding_playground needs controls named cell, hidden_size and T; "
                          f"missing {', '.join(missing)}")
 
-    def test_data(T):
+    def val_data(T):
         return adding_problem(500, T, seed=1)
 
-    def data(T):                       # sequences of length T (fixed seeds)
-        return adding_problem(train_size, T, seed=0), test_data(T)
+    def data(T):                       # sequences of length T (fixed seeds), no test set
+        return adding_problem(train_size, T, seed=0), None, val_data(T)
 
-    def test_baseline(T):              # always predicting 1 on the test sequences
-        return ((test_data(T)[1] - 1) ** 2).mean().item()
+    def val_baseline(T):               # always predicting 1 on the validation sequences
+        return ((val_data(T)[1] - 1) ** 2).mean().item()
 
     def build(cell, hidden_size):
         return SequenceRegressor(cell, hidden_size=hidden_size)
@@ -67,11 +67,11 @@ def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.
     def after_train(model, history, settings):
         X, y = adding_problem(256, settings["T"], seed=2)
         norms = hidden_state_gradients(model, X, y)
-        baseline = test_baseline(settings["T"])
+        baseline = val_baseline(settings["T"])
         fig, ax = plt.subplots(figsize=(COLUMN, 2.6))
         per_layer({f"{settings['cell']}, trained": relative(norms)}, ax,
                   xlabel="time step t", ylabel=GRAD_LABEL,
-                  title=f"test MSE {history.test_loss[-1]:.4f} "
+                  title=f"validation MSE {history.val_loss[-1]:.4f} "
                         f"(predicting 1 on them: {baseline:.4f})")
         fig.tight_layout()
         return fig
