@@ -25,8 +25,9 @@ BOOK_STAMP = mode=$${BOOK_FAST:-0} companion=$$(cat companion/*.py companion/*/*
 
 # The Chinese edition (book/zh/, issue 24) is its own Sphinx project: built after the English one
 # from the folder $(1), into _build/zh/, then copied to _build/html/zh/ beside the English pages.
-# Its chapters' code is the English code (translations-check), so it executes nothing: `make book`
-# finds each chapter's run in the English build's execution cache (jupyter-cache hashes the code
+# Its chapters' code is the English code (translations-check), so it executes nothing while that
+# check passes (a Chinese chapter whose code is not synced would execute): `make book` finds each
+# chapter's run in the English build's execution cache (jupyter-cache hashes the code
 # cells, source and metadata, and the kernelspec, not the markdown); `make book-executed` copies
 # the executed English outputs in (scripts/translations.py outputs).
 ZH_BUILD = cd $(1) && $(CURDIR)/$(BIN)/jupyter-book build . -W -n --keep-going \

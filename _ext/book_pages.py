@@ -269,7 +269,12 @@ class TranslatedGluedText(Transform):
                 continue
             # the value as the code glued it (the smart-quotes transform may have run)
             text = node.astext().translate(PLAIN_QUOTES)
-            chinese = translate_glued(text, table.get(key, []))
+            try:
+                chinese = translate_glued(text, table.get(key, []))
+            except (re.error, IndexError) as error:    # a bad pattern or group reference
+                LOGGER.warning(f"{env.docname}: translation.glue[{key!r}] cannot be applied to "
+                               f"{text!r}: {error}", location=node)
+                continue
             if chinese is not None:
                 node.children = [nodes.Text(chinese)]
             elif english_words(text):

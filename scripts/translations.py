@@ -167,10 +167,17 @@ def glue_problems(nb):
                               f"[regex, replacement] pairs of strings, not {pair!r}"))
                 continue
             try:
-                re.compile(pair[0])
+                groups = re.compile(pair[0]).groups
             except re.error as error:
                 found.append((None, key, f"translation.glue[{key!r}]: the pattern "
                               f"{pair[0]!r} does not compile ({error})"))
+                continue
+            refs = re.findall(r"\\(\d+)|\\g<(\d+)>", pair[1])    # \1 or \g<1>
+            used = [int(plain or named) for plain, named in refs]
+            if any(n > groups for n in used):
+                found.append((None, key, f"translation.glue[{key!r}]: the replacement "
+                              f"{pair[1]!r} refers to group {max(used)}, but the pattern "
+                              f"has {groups}"))
     return found
 
 

@@ -140,6 +140,9 @@ def test_a_glue_translation_table_is_checked(book):
     assert "id gone: glue: translation.glue has a key no markdown cell glues" in out
     assert "the pattern '(unclosed' does not compile" in out
     edit(book.zh_path("ch"), lambda nb: nb["metadata"]["translation"]["glue"].update(
+        {"verdict": [["(.*) is ahead", r"\2 领先"]]}))
+    assert "refers to group 2, but the pattern has 1" in run_check(book)[1]
+    edit(book.zh_path("ch"), lambda nb: nb["metadata"]["translation"]["glue"].update(
         {"gone": "x", "verdict": [["a", "b", "c"]]}))
     out = run_check(book)[1]
     assert "must be a list of [regex, replacement] pairs of strings, not 'x'" in out

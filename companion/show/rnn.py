@@ -45,8 +45,9 @@ def adding_playground(controls, step, train_size, *, batch_size=32, clip_grad=1.
     adding-problem sequences of length T (seed 0; validation: 500 more, seed 1) with Adam, MSE
     and `step`, then draws the trained model's gradient through time on 256 others (seed 2),
     titled with the validation MSE and the error of always predicting 1 on those same 500
-    validation sequences (no test set: a reader's choices read validation data). `controls` ({name: widget}) must hold "cell", "hidden_size" and "T"; the others
-    go to fit (lr, epochs, ...). `autorun`: train once when displayed (Playground's)."""
+    validation sequences (no test set: a reader's choices read validation data). `controls`
+    ({name: widget}) must hold "cell", "hidden_size" and "T"; the others go to fit (lr,
+    epochs, ...). `autorun`: train once when displayed (Playground's)."""
     missing = sorted({"cell", "hidden_size", "T"} - set(controls))
     if missing:
         raise ValueError(f"adding_playground needs controls named cell, hidden_size and T; "
