@@ -22,7 +22,6 @@ cache.
 Masks here follow SDPA: True = may attend. Used in:
 book/07_transformer.ipynb.
 """
-import math
 
 import torch
 import torch.nn.functional as F
