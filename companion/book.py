@@ -70,24 +70,33 @@ def setup(seed=0, threads=None):
     print(f"torch {torch.__version__} | device: {device} | threads: {threads} | seed: {seed} | mode: {mode}")
 
 
+GLUE_PREFIX = "application/papermill.record/"
+"""Where MyST-NB looks for a value glued with display=False (its `glue`'s own format)."""
+
+
 def glue(name, value, display=True):
     """Store `value` under `name` for the prose ({glue:text}`name`) and, by default, show it.
 
-    Uses MyST-NB's glue when it is installed (the book build); elsewhere (Colab, a plain
-    JupyterLab) it only displays the value, so the notebook still runs.
+    Writes the output that MyST-NB's `myst_nb.glue` writes (the value's display data, under
+    GLUE_PREFIX when not displayed, with `scrapbook` metadata naming it), without importing
+    MyST-NB: that import costs about 2 s (it loads nbformat and jsonschema), in every chapter.
+    Outside IPython it only prints the value (when `display`).
     """
     try:
-        from myst_nb import glue as myst_glue
+        from IPython import get_ipython
     except ImportError:
-        myst_glue = None
-    if myst_glue is not None:
-        myst_glue(name, value, display=display)
-    elif display:
-        try:
-            from IPython.display import display as ipy_display
-            ipy_display(value)
-        except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        if display:
             print(value)
+        return
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + mime: data for mime, data in bundle.items()}, raw=True,
+                metadata=metadata)
 
 
 @contextlib.contextmanager

@@ -75,3 +75,39 @@ def test_a_cell_that_times_out_is_named_by_chapter_and_cell(tmp_path):
     assert run.returncode == 1
     assert ("book/slow.ipynb, cell 2 (code cell 2, `import time`): A cell timed out"
             in run.stdout), run.stdout[-3000:]
+
+
+def test_glue_writes_what_myst_nb_glue_writes():
+    """companion.book.glue skips MyST-NB's slow import but must keep its output format: the
+    book's build reads the values from these outputs."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from myst_nb import glue as myst_glue
+
+    from companion.book import glue
+
+    had_shell = InteractiveShell.initialized()
+    InteractiveShell.instance()
+    try:
+        for value, display in [("the GPT is ahead", False), (0.25, True), ("1,234", False)]:
+            with capture_output() as ours:
+                glue("key", value, display=display)
+            with capture_output() as theirs:
+                myst_glue("key", value, display=display)
+            assert [(o.data, o.metadata) for o in ours.outputs] == \
+                [(o.data, o.metadata) for o in theirs.outputs]
+            assert ours.outputs[0].metadata["scrapbook"]["name"] == "key"
+    finally:
+        if not had_shell:
+            InteractiveShell.clear_instance()
+
+
+def test_glue_outside_ipython_prints_only_what_is_shown(capsys, monkeypatch):
+    import IPython
+
+    from companion.book import glue
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    glue("shown", "a value")
+    glue("hidden", "another", display=False)
+    assert capsys.readouterr().out == "a value\n"
