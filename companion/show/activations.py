@@ -43,7 +43,8 @@ def vanishing_explorer(X, y, width, depths=(5, 10, 20),
                   title=f"first layer / last layer: {ratio:.0e}")
         ax.set_ylim(low / 2, high * 2)                      # one scale for all
         ax.minorticks_off()                                 # 10^k ticks only
-        return to_png(fig, 100, crop=True, colors=256)
+        fig.tight_layout(pad=0.2)     # laid out, not cropped: half the time
+        return to_png(fig, 100, colors=256)
 
     explorer = Explorer({"activation": list(activations), "init": list(INITS),
                          "depth": list(depths)}, render, value=value)
