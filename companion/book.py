@@ -4,6 +4,7 @@ Used in: every chapter's second cell (`setup()`), and wherever a size depends on
 (`pick(full, fast)`).
 """
 import contextlib
+import importlib.util
 import os
 import random
 
@@ -80,7 +81,8 @@ def glue(name, value, display=True):
     Writes the output that MyST-NB's `myst_nb.glue` writes (the value's display data, under
     GLUE_PREFIX when not displayed, with `scrapbook` metadata naming it), without importing
     MyST-NB: that import costs about 2 s (it loads nbformat and jsonschema), in every chapter.
-    Outside IPython it only prints the value (when `display`).
+    Where MyST-NB is not installed (Colab) it only displays the value; outside IPython it
+    only prints it (when `display`).
     """
     try:
         from IPython import get_ipython
@@ -90,8 +92,12 @@ def glue(name, value, display=True):
         if display:
             print(value)
         return
-    from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
+    if importlib.util.find_spec("myst_nb") is None:   # no book build reads glue here
+        if display:
+            ipy_display(value)
+        return
+    from IPython.core.formatters import format_display_data
     bundle, metadata = format_display_data(value)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}

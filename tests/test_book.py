@@ -111,3 +111,28 @@ def test_glue_outside_ipython_prints_only_what_is_shown(capsys, monkeypatch):
     glue("shown", "a value")
     glue("hidden", "another", display=False)
     assert capsys.readouterr().out == "a value\n"
+
+
+def test_glue_without_myst_nb_only_displays_the_value(monkeypatch):
+    """In Colab (no MyST-NB) nothing reads glue: a glued value is shown, or nothing is."""
+    import importlib.util
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from companion.book import glue
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "myst_nb" else find_spec(name, *a))
+    had_shell = InteractiveShell.initialized()
+    InteractiveShell.instance()
+    try:
+        with capture_output() as shown:
+            glue("shown", 0.25)
+            glue("hidden", "the GPT is ahead", display=False)
+    finally:
+        if not had_shell:
+            InteractiveShell.clear_instance()
+    assert [o.data for o in shown.outputs] == [{"text/plain": "0.25"}]
+    assert "scrapbook" not in shown.outputs[0].metadata
