@@ -38,7 +38,7 @@ closing note of issue 18):
   unread in the client until the 240 s timeout; `repro`, 37 executions: 2 hangs.
 - after (00ac363: Output contents set from the kernel): every chapter, 26 executions (2 at once
   with a JupyterLab walk beside them): 0 hangs, 0 failures, and the 8 walks passed.
-- after, in all (00ac363 to 2b7f64b, December 2026; every chapter, fast mode): 210 logged
+- after, in all (00ac363 to 2b7f64b, December 2026; every chapter, fast mode): 219 logged
   executions (one at a time with 2 threads, 2 at once with 1 thread each, beside a CPU burner, or
   beside up to 8 helpers training and executing chapters) and 20 JupyterLab walks
   (`scripts/check_jupyterlab.py`): 0 hangs, 0 failures.
