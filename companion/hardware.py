@@ -24,7 +24,11 @@ def _cpu_has(feature):
 
 
 def cpu_has_native_bf16():
-    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX)."""
+    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX) and PyTorch
+    runs its AVX-512 kernels here: with ATEN_CPU_CAPABILITY=avx2 (or a build without them)
+    PyTorch emulates bfloat16 even on such a CPU."""
+    if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return False
     return _cpu_has("avx512_bf16") or _cpu_has("amx_tile")
 
 

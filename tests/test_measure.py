@@ -118,6 +118,16 @@ def test_the_cpu_description_says_what_the_hardware_has(monkeypatch, native):
     assert hardware.fast_amp("cpu") is native          # amp="auto" follows the same check
 
 
+@pytest.mark.parametrize("capability", ["AVX2", "DEFAULT", "AVX512"])
+def test_native_bf16_needs_pytorchs_avx512_kernels(monkeypatch, capability):
+    # a CPU with AVX-512 BF16 runs bfloat16 natively only where PyTorch dispatches its AVX-512
+    # kernels (ATEN_CPU_CAPABILITY=avx2 makes it emulate bfloat16 on the same CPU)
+    monkeypatch.setattr(hardware, "_cpu_has", lambda feature: feature == "avx512_bf16")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert hardware.cpu_has_native_bf16() is (capability == "AVX512")
+    assert hardware.fast_amp("cpu") is (capability == "AVX512")
+
+
 def test_repeated_blocks_fold_into_one_row():
     from companion.summary import collapse
 
