@@ -59,8 +59,9 @@ def setup(seed=0, threads=None):
     """Seed every generator, set torch's CPU thread count and the figure style; print what
     was chosen.
 
-    Small models train no faster on more threads, and two busy processes on few cores slow each
-    other down several times over, so the thread count is set deliberately here.
+    Two busy processes on few cores slow each other down several times over, so the thread count
+    is set deliberately here (BOOK_THREADS, else the cores up to 2); a chapter whose models gain
+    nothing from a second thread can ask for one.
     """
     seed_everything(seed)
     style_figures()
