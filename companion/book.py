@@ -61,7 +61,7 @@ def setup(seed=0, threads=None):
 
     Two busy processes on few cores slow each other down several times over, so the thread count
     is set deliberately here (BOOK_THREADS, else the cores up to 2); a chapter whose models gain
-    nothing from a second thread can ask for one.
+    nothing from a second thread can pass `threads=1`.
     """
     seed_everything(seed)
     style_figures()
