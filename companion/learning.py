@@ -252,6 +252,8 @@ def make_optimizer(name, params, lr, *, source=None, **settings):
                          f"weight_decay")
     cls, kwargs = optimizer_settings(name, **settings)
     source = sys.modules[__name__] if source is None else source
+    if source is torch.optim:   # one call per step for all the tensors: the same
+        kwargs["foreach"] = True  # numbers, a quarter to half less time on a CPU
     return getattr(source, cls)(params, lr=lr, **kwargs)
 
 
