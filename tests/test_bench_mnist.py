@@ -12,8 +12,10 @@ def baseline_rows(*seconds_to_target):
     return [{"seed": seed, "seconds_to_target": s} for seed, s in enumerate(seconds_to_target)]
 
 
-RECIPES = {"c": {"mean_seconds": 4.0, "mean_reaches_target": True},
-           "d": {"mean_seconds": 30.0, "mean_reaches_target": True}}
+RECIPES = {"c": {"mean_seconds": 4.0, "mean_reaches_target": True,
+                 "validation_recorded_mean": 0.9903},
+           "d": {"mean_seconds": 30.0, "mean_reaches_target": True,
+                 "validation_recorded_mean": 0.9951}}
 
 
 def test_goals_are_ratios_to_the_baselines_mean_time():
@@ -30,3 +32,16 @@ def test_a_baseline_seed_that_never_reached_99_is_named_not_skipped_silently():
     assert "seeds [2] did not reach 99.0 %" in goals["a_pil_no_ratio"]
     assert "--max-epochs" in goals["a_pil_no_ratio"]
     assert not any(key.endswith("_vs_a_pil") or key.endswith("_goal_met") for key in goals)
+
+
+def test_a_recipe_that_missed_its_target_on_validation_fails_its_goal_whatever_its_test_score():
+    # the 99.5 % recipe's recorded validation mean was 99.46 %, its test mean 99.6 %
+    short = {**RECIPES, "d": {**RECIPES["d"], "validation_recorded_mean": 0.9946}}
+    goals = bench.goals_of({"a_pil": baseline_rows(90.0, 110.0), **short}, max_epochs=5)
+    assert goals["d_validation_reaches_target"] is False and goals["d_goal_met"] is False
+    assert goals["c_goal_met"] is True
+    # and where v measured validation again on this machine, it must reach the target too
+    v_short = {"v0.99": {"mean_reaches_target": False}}
+    goals = bench.goals_of({"a_pil": baseline_rows(90.0, 110.0), **RECIPES, **v_short},
+                           max_epochs=5)
+    assert goals["c_validation_reaches_target"] is False and goals["c_goal_met"] is False

@@ -224,16 +224,18 @@ def test_each_name_means_the_same_from_scratch_and_in_torch_optim(name):
 def test_torch_optim_steps_all_tensors_at_once_with_the_same_numbers(name):
     """fit's optimizers (source=torch.optim) use the foreach implementation, which is faster on
     a CPU; the weights after a one-cycle run equal those of the one-tensor-at-a-time loop
-    exactly, float32 and weight decay included."""
-    def run(foreach):
+    exactly, float32, with and without weight decay."""
+    def run(foreach, weight_decay):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
         optimizer = L.make_optimizer(name, model.parameters(), 0.05, source=torch.optim,
-                                     weight_decay=1e-3)
+                                     weight_decay=weight_decay)
         assert optimizer.defaults["foreach"] is True
         for group in optimizer.param_groups:
             group["foreach"] = foreach
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=20)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(      # as fit: plain SGD stays plain
+            optimizer, max_lr=0.05, total_steps=20,
+            cycle_momentum=optimizer.defaults.get("momentum", 1) > 0)
         X, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
         for step in range(20):
             optimizer.zero_grad()
@@ -241,8 +243,9 @@ def test_torch_optim_steps_all_tensors_at_once_with_the_same_numbers(name):
             optimizer.step()
             schedule.step()
         return model.state_dict()
-    together, one_by_one = run(True), run(False)
-    assert all(torch.equal(together[k], one_by_one[k]) for k in together)
+    for weight_decay in (0.0, 1e-3):
+        together, one_by_one = run(True, weight_decay), run(False, weight_decay)
+        assert all(torch.equal(together[k], one_by_one[k]) for k in together)
 
 
 @pytest.mark.parametrize("make", [lambda p, lr: L.SGD(p, lr), lambda p, lr: L.Adam(p, lr),
