@@ -223,8 +223,9 @@ class ShiftAverage(nn.Module):
 #   averaged weights (EMA): +0.01.
 #   99.5 %: 5 epochs at batch 192: 99.46 % (seeds 0-4), not faster in whole runs; EMA: +-0.01;
 #   batch 384 or 512 (lr 0.6, 0.8): 99.42, 99.40 %; weight decay 1e-3 at lr 0.6: 99.46 % (seeds
-#   0-3), 2e-3: 99.40 %; dropout before the linear layer: 99.38 %; widths (16, 64, 128): 99.465 %
-#   at 1.12x the time; 7 epochs at batch 384: 99.405 %; no random shifts in the last epoch: 99.435 %.
+#   0-3), 2e-3: 99.40 %; dropout before the linear layer: 99.38 %; widths (16, 64, 128):
+#   99.465 % at 1.12x the time; 7 epochs at batch 384: 99.405 %; no random shifts in the last
+#   epoch: 99.435 %.
 #   Nine test-time views (the shifts and the diagonals) instead of five: +0.00 to +0.03.
 SPEEDRUNS = {
     # 99 %, one epoch of speedrun_net (16, 32, 64), one-cycle, label smoothing 0.1. The previous
