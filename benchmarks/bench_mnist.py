@@ -24,8 +24,9 @@ Runs in one process, on the same MNIST files, one JSON line per run:
      accuracies each row shows the validation accuracies the recipe was chosen by, as recorded
      in SPEEDRUNS (validation_recorded; where and how they were measured: validation_recorded_on);
      v measures them on this machine, whose arithmetic may move them slightly.
-The default, a,c,d, is meant to finish within 10 minutes on a quiet 2-core machine; v adds ten
-more recipe runs, five of each.
+The default, a,c,d, took 587 s on a quiet 2-core AVX-512 machine (2026-12-07; a baseline seed
+needed 6 epochs there); it takes longer where the baseline needs more epochs, or on a slower CPU.
+v adds ten more recipe runs, five of each.
 For the recipes: each seed's accuracy, mean, minimum, standard deviation, training seconds, and
 the seconds beyond training (mean_seconds_beyond_training: the one evaluation, with the
 test-time shifts' extra forward passes, building the model and fit's set-up).
@@ -153,8 +154,8 @@ def recipe_row(name, target, train, measured, on, context, also_test=None):
     for seed in RECIPE_SEEDS:
         start = time.perf_counter()
         model, history = speedrun(train, measured, target, seed=seed, device="cpu")
-        # the run's seconds beyond training: the one evaluation (test-time shifts too) and
-        # building the model
+        # the run's seconds beyond training: the one evaluation (test-time shifts too),
+        # building the model and fit's set-up
         outside.append(time.perf_counter() - start - history.total_seconds)
         accuracies.append(history.test_acc[-1])    # of `measured`, whichever split it is
         seconds.append(history.total_seconds)
@@ -172,7 +173,7 @@ def recipe_row(name, target, train, measured, on, context, also_test=None):
                      validation_recorded_mean=round(statistics.mean(recorded), 5),
                      validation_recorded_on=RECORDED_ON)
     return emit(dict(
-        context, **extra, run=name, target=target, measured_on=on, train_images=len(train),
+        context, run=name, target=target, measured_on=on, train_images=len(train), **extra,
         recipe={key: value for key, value in recipe.items()      # its settings
                 if key not in ("validation", "test", "same_model_test")},
         seeds=RECIPE_SEEDS, accuracies=[round(a, 4) for a in accuracies],

@@ -221,7 +221,7 @@ def test_each_name_means_the_same_from_scratch_and_in_torch_optim(name):
 
 
 @pytest.mark.parametrize("name", list(L.OPTIMIZERS))
-def test_torch_optim_steps_all_tensors_at_once_with_the_same_numbers(name):
+def test_torch_optim_steps_all_tensors_at_once_with_the_same_weights(name):
     """fit's optimizers (source=torch.optim) use the foreach implementation, which is faster on
     a CPU; the weights after a one-cycle run equal those of the one-tensor-at-a-time loop
     exactly, float32, with and without weight decay."""
