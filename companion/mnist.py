@@ -233,8 +233,8 @@ class ShiftAverage(nn.Module):
 #   2e-3: 99.395 %; lr 0.6 with 1e-3 and dropout 0.2 before the linear layer: 99.38 %; widths
 #   (16, 64, 128), lr 0.6, 1e-3: 99.465 % at 1.12x the time; batch 384 at lr 0.6: 99.42 % at
 #   0.89x with weight decay 1e-3, 99.405 % with 5e-4; batch 512 (lr 0.8): 99.395 %; EMA: within
-#   0.01; no random shifts in the last epoch: 99.435 %. (Those runs meant to change the number of epochs ran
-#   all 6: a bug in the search's script, found in the second round.)
+#   0.01; no random shifts in the last epoch: 99.435 %. (Runs meant to change the number of
+#   epochs ran all 6: a bug in the search's script, found in the second round.)
 #   A second round tried structural changes. 99.5 %: 5 epochs: 99.42 %; 5 epochs with the first
 #   layer's filters initialised from the whitened 3x3 patches of PrepareDigits' output (as in
 #   Keller Jordan's CIFAR-10 airbench; trainable): 99.43 %; 5 epochs with random rotations
