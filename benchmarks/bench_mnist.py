@@ -24,8 +24,9 @@ Runs in one process, on the same MNIST files, one JSON line per run:
      accuracies each row shows the validation accuracies the recipe was chosen by, as recorded
      in SPEEDRUNS (validation_recorded; where and how they were measured: validation_recorded_on);
      v measures them on this machine, whose arithmetic may move them slightly.
-The default, a,c,d, took 587 s on a quiet 2-core AVX-512 machine (2026-12-07; a baseline seed
-needed 6 epochs there); it takes longer where the baseline needs more epochs, or on a slower CPU.
+The default, a,c,d, took 587 s on a 2-core AVX-512 machine running no other training (2026-12-07;
+a baseline seed needed 6 epochs there); it takes longer where the baseline needs more epochs, or
+on a slower CPU.
 v adds ten more recipe runs, five of each.
 For the recipes: each seed's accuracy, mean, minimum, standard deviation, training seconds, and
 the seconds beyond training (mean_seconds_beyond_training: the one evaluation, with the
