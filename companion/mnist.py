@@ -216,8 +216,10 @@ class ShiftAverage(nn.Module):
 # baseline); for 99.5 %, a validation mean of 99.5 % in at most 0.95x its time. On that machine the
 # 99 % recipe scored 99.00 % (seeds 0-4) and the 99.5 % recipe 99.46 %. Each item changes the
 # recipe as it says; validation means of seeds 0-1 unless noted; times are ratios to the recipe's,
-# measured back to back on a shared machine (whole runs varied 20-40 %). None was adopted: none
-# reached both bars with the recipes' five test-time views, the rule fixed before looking:
+# measured on a shared machine where whole runs varied 20-40 % (round 1: epochs interleaved in one
+# process; round 2: whole runs back to back). None was adopted: none was shown to reach both
+# bars with the recipes' five test-time views, the rule fixed before looking (two 99 % candidates
+# at 99.00 % on seeds 0-1 were not run further, one of them not timed):
 #   99 %: batch 256 at peak lr 0.02, 0.03, 0.04, 0.05: 98.94, 98.98 (seeds 0-4), 99.00, 98.995 %,
 #   at about 0.8x the time (0.71-0.96x); batch 256, lr 0.03 with the warm-up over 20 % of the
 #   steps: 98.94 %, with label smoothing 0.05: 98.99 %; batch 192, lr 0.02: 99.02 % at 0.87-0.94x
