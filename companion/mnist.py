@@ -253,13 +253,13 @@ class ShiftAverage(nn.Module):
 #   schedule): 98.954 % (seeds 0-4); pooling in layers 1 and 3 with widths (24, 48, 64): 99.00 %;
 #   batch 192 at lr 0.02 with a 15 % warm-up: 99.01 %; a 20-pixel crop at batch 128 (lr 0.01), 256
 #   (lr 0.03), 192 (lr 0.02): 98.865, 98.82, 98.85 % at 0.6-0.75x.
-#   A third round started from that closest candidate (seeds 0-1 unless noted): 5.5 epochs (6 on an
-#   11/12 subset): 99.455 %; batch 224 (lr 0.35), 160 (lr 0.25): 99.445, 99.46 %; rotations of +-15
-#   degrees and scaling 0.85-1.15: 99.44 %; widths (24, 48, 112): 99.465 %, and so with the
-#   distortions stopped after 80 % of the steps: 99.465 %; the distortions stopped after 80 % of
-#   the steps: 99.48 % (seeds 0-4) at 0.89x the time (one of five paired runs at 0.97x), after
-#   60 %: 99.466 % (seeds 0-4). The seeds differ by about 0.05 points, more than any of these
-#   changes.
+#   A third round started from that closest candidate (itself 99.475 % on seeds 0-1): the
+#   distortions stopped after 80 % of the steps: 99.48 % (seeds 0-4), the candidate's own mean, at
+#   0.89x the time (one of five paired runs at 0.97x); so with widths (24, 48, 112): 99.465 %;
+#   stopped after 60 %: 99.466 % (seeds 0-4); widths (24, 48, 112) alone: 99.465 %; 5.5 epochs (6
+#   on an 11/12 subset): 99.455 %; batch 224 (lr 0.35), 160 (lr 0.25): 99.445, 99.46 %; rotations
+#   of +-15 degrees and scaling 0.85-1.15: 99.44 %. A recipe's five seeds spread over up to 0.1
+#   points, more than any of these changes.
 #   Nine test-time views (the five shifts and the four diagonal ones) instead of five moved a
 #   candidate's mean by -0.035 to +0.055 points (the two recipes: -0.002 and +0.01).
 SPEEDRUNS = {
