@@ -72,8 +72,12 @@ def explorers(page):
     before = box.evaluate(shown)
     if box.locator("select").count():
         select = box.locator("select").first
-        options = select.locator("option").all_inner_texts()
-        select.select_option(options[-1] if select.input_value() != options[-1] else options[0])
+        # by position, not by label (a CI run once failed to find an option by its inner text)
+        page.wait_for_function("el => el.options.length > 1", arg=select.element_handle(),
+                               timeout=20_000)
+        last = select.evaluate("el => el.options.length") - 1
+        current = select.evaluate("el => el.selectedIndex")
+        select.select_option(index=last if current != last else 0)
     else:
         box.locator(".noUi-handle, .ui-slider-handle").first.focus()
         page.keyboard.press("ArrowRight")
