@@ -24,9 +24,9 @@ Runs in one process, on the same MNIST files, one JSON line per run:
      accuracies each row shows the validation accuracies the recipe was chosen by, as recorded
      in SPEEDRUNS (validation_recorded; where and how they were measured: validation_recorded_on);
      v measures them on this machine, whose arithmetic may move them slightly.
-The default, a,c,d, took 587 s on a 2-core AVX-512 machine running no other training (2026-12-07;
-a baseline seed needed 6 epochs there); it takes longer where the baseline needs more epochs, or
-on a slower CPU.
+The default, a,c,d, took 521 s on a 2-core AVX-512 machine running no other training (2026-12-07,
+the Muon 99.5 % recipe; a baseline seed needed 6 epochs there; 587 s with the first 99.5 %
+recipe); it takes longer where the baseline needs more epochs, or on a slower CPU.
 v adds ten more recipe runs, five of each.
 For the recipes: each seed's accuracy, mean, minimum, standard deviation, training seconds, and
 the seconds beyond training (mean_seconds_beyond_training: the one evaluation, with the
@@ -59,8 +59,8 @@ from companion.training import evaluate
 
 BASELINE_SEEDS, RECIPE_SEEDS = [0, 1, 2], [0, 1, 2, 3, 4]
 GOALS = {0.99: ("c", 25.0), 0.995: ("d", 1 / 0.3)}  # target: (run, speed-up over a_pil)
-RECORDED_ON = ("2026-12-06, a 2-core AVX2 machine (float32 + channels_last), one or two threads; "
-               "see the comment above SPEEDRUNS in companion/mnist.py")
+RECORDS = ("validation", "validation_on", "validation_avx2_emulated", "test", "same_model_test",
+           "replaced")   # SPEEDRUNS' records, not settings
 
 
 def emit(row):
@@ -172,11 +172,12 @@ def recipe_row(name, target, train, measured, on, context, also_test=None):
         recorded = recipe["validation"]
         extra = dict(validation_recorded=list(recorded),
                      validation_recorded_mean=round(statistics.mean(recorded), 5),
-                     validation_recorded_on=RECORDED_ON)
+                     validation_recorded_on=recipe["validation_on"] + "; see the comment "
+                     "above SPEEDRUNS in companion/mnist.py")
     return emit(dict(
         context, run=name, target=target, measured_on=on, train_images=len(train), **extra,
         recipe={key: value for key, value in recipe.items()      # its settings
-                if key not in ("validation", "test", "same_model_test")},
+                if key not in RECORDS},
         seeds=RECIPE_SEEDS, accuracies=[round(a, 4) for a in accuracies],
         mean=round(statistics.mean(accuracies), 5), min=round(min(accuracies), 4),
         std=round(statistics.stdev(accuracies), 5),

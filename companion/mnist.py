@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import MNIST_MEAN, MNIST_STD  # noqa: F401  (re-exported for the chapter and tests)
+from .muon import Muon, muon_groups
 from .training import evaluate, fit
 
 
@@ -179,11 +180,13 @@ class ShiftAverage(nn.Module):
 
 # The book's recipes: the net's settings, the `fit` arguments, the loss's label smoothing,
 # whether the model averages over shifted copies at test time, the validation accuracies
-# the recipe was chosen by, and the test accuracies measured after it was fixed.
+# the recipe was chosen by (and where they were measured), and the test accuracies measured
+# after it was fixed.
 # Each is a fixed schedule decided in advance, as in speedrun records: it runs all its epochs
 # (no early stopping), and its test accuracy is measured once, at the end.
-# How they were chosen (2026-12-06): candidates were trained on the chapter's validation split
-# (`split(mnist.train, 1 / 6, seed=0)`: 50,000 training images, 10,000 held out) and judged by
+# How the 99 % recipe and the first 99.5 % recipe were chosen (2026-12-06): candidates were
+# trained on the chapter's validation split (`split(mnist.train, 1 / 6, seed=0)`: 50,000
+# training images, 10,000 held out) and judged by
 # the validation accuracy after their last epoch, two seeds to screen, then seeds 0-4 for the
 # finalist. The settings were fixed on validation alone, and none changed afterwards; but the
 # search started from earlier recipes that had been sized on test, and the chapter's own
@@ -214,10 +217,10 @@ class ShiftAverage(nn.Module):
 # validation only, the test set never evaluated) looked for recipes that reach the goals: for 99 %,
 # a validation mean of 99.0 % in at most 0.79x the 99 % recipe's training time (25x faster than the
 # baseline); for 99.5 %, a validation mean of 99.5 % in at most 0.95x its time. On that machine the
-# 99 % recipe scored 99.00 % (seeds 0-4) and the 99.5 % recipe 99.46 %. Each item changes the
+# 99 % recipe scored 99.00 % (seeds 0-4) and the first 99.5 % recipe 99.46 %. Each item changes the
 # recipe as it says; validation means of seeds 0-1 unless noted; times are ratios to the recipe's,
 # measured on a shared machine where whole runs varied 20-40 % (round 1: epochs interleaved in one
-# process; round 2: whole runs back to back). None was adopted: none was shown to reach both
+# process; round 2: whole runs back to back). Rounds 1-3 adopted none: none was shown to reach both
 # bars with the recipes' five test-time views, the rule fixed before looking (two 99 % candidates
 # at 99.00 % on seeds 0-1 were not run further, one of them not timed):
 #   99 %: batch 256 at peak lr 0.02, 0.03, 0.04, 0.05: 98.94, 98.98 (seeds 0-4), 99.00, 98.995 %,
@@ -262,6 +265,41 @@ class ShiftAverage(nn.Module):
 #   points, more than any of these changes.
 #   Nine test-time views (the five shifts and the four diagonal ones) instead of five moved a
 #   candidate's mean by -0.035 to +0.055 points (the two recipes: -0.002 and +0.01).
+# Rounds 4 and 5 (2026-12-07, the same AVX-512 machine and rules) tried Muon (companion/muon.py)
+# for the convolution filters, the other parameters staying on the recipe's optimizer. The raw
+# runs of both rounds, every candidate's seeds and seconds, are in the notes of that session
+# (recipes4/ and recipes5/results.jsonl, outside the repository). Round 4 (a script's own Muon
+# with a fixed momentum of 0.9, Adam or Nesterov SGD for the rest, a schedule shaped like
+# one-cycle; an optimizer slower per step than companion.muon's): 99 %, Muon lr 0.05, 0.1, 0.2
+# at batch 128 (seed 0): 99.20, 99.10, 99.13 % at 1.09-1.13x; at batch 256 (Adam 0.02): Muon
+# 0.05: 99.04 %, 0.1: 99.054 % (seeds 0-6) at 0.83-0.88x (Adam alone at batch 256, lr 0.03:
+# 98.98 % at 0.76-0.88x: most of the time saved is the batch), 0.2: 99.11 % (seed 0); 3
+# Newton-Schulz steps: 99.07 % (seeds 5-6); a linear schedule: 99.04 %; batch 384 (0.15):
+# 98.98 % (seeds 0-4); batch 512: 98.86-98.91 %; 70 % of the epoch: 98.895 %, 85 %: 98.99 %
+# (seeds 0-4); Muon's steps scaled to Adam's size: 98.996 % (seeds 0-4); the output layer under
+# Muon too: 99.06 %, so scaled 99.072 % (seeds 0-4), at about 0.91x (single runs 0.72-1.05x).
+# 99.5 %, Muon on the filters, 6 epochs (against the recipe's 99.44 % on the same seeds): lr
+# 0.05, 0.1, 0.2: 99.49, 99.51, 99.50 % at 1.11-1.16x (one run of lr 0.2 at 1.44x); 5 epochs,
+# lr 0.1, 0.15: 99.46 % at 0.92-0.95x, 99.505 % (the adopted settings, at 1.22-1.38x with this
+# round's optimizer); batch 384 (0.15, SGD 0.6), 6 epochs: 99.505 % at 1.5x; 3 Newton-Schulz
+# steps (lr 0.1, 6 epochs): 99.485 % at 1.09-1.17x. Round 5, with
+# companion.muon and fit's one-cycle schedule (which cycles both groups' momentum between 0.85
+# and 0.95): 99 %, batch 256, Muon lr 0.1 and SGD (Nesterov) 0.1, 0.2, 0.05 for the rest:
+# 99.045, 98.965, 98.94 % at 0.80-0.86x; Muon 0.2 with SGD 0.1: 99.01 % at 0.70 and 0.88x (its
+# seed-0 control ran slow), not run further: the 99 % recipe stays (no candidate was shown to
+# keep 99.0 % on five seeds within 0.79x). 99.5 %, weight decay 5e-4 on the rest (seeds 0-4
+# unless noted; the recipe 99.456 % on the same seeds): 6 epochs, Muon lr 0.1: 99.455 % (seeds
+# 0-1) at 1.15-1.24x; 5 epochs, lr 0.1: 99.502 % at 0.93-1.08x; 5 epochs, lr 0.15: 99.522 % (min
+# 99.48) at 0.80-0.98x in five paired runs (mean 0.93x; seeds 0-1, at 0.97 and 0.98x, ran with a
+# slower first version of companion.muon's SGD part): ADOPTED below, the best of the twelve
+# 99.5 % candidates of rounds 4-5 on these validation images, so its 0.022-point margin over
+# 99.5 % is as optimistic as a best-of-twelve is, and its time bar is met on the mean of runs
+# whose spread is wider than the margin; batch 384 (0.15, SGD 0.6), 6 and 5 epochs: 99.498,
+# 99.488 %. Then the adopted recipe's seeds 0-4 on the same machine with AVX2 routines emulated
+# (ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2; float32):
+# 99.514 % (`validation_avx2_emulated`; the first 99.5 % recipe 99.45 % on the same seeds there)
+# at 0.84-0.94x its time in five paired runs. Seed 0 repeated through `speedrun` itself
+# reproduced 0.9948. The test runs followed (benchmarks/bench_mnist.py, run d).
 SPEEDRUNS = {
     # 99 %, one epoch of speedrun_net (16, 32, 64), one-cycle, label smoothing 0.1. The previous
     # recipe (SGD + Nesterov, batch 256, peak lr 0.2) reached 98.75 %. Batch 128 at lr 0.2:
@@ -276,23 +314,45 @@ SPEEDRUNS = {
                fit=dict(epochs=1, batch_size=128, lr=0.01, optimizer="adam",
                         weight_decay=0.0, lr_schedule="onecycle"),
                validation=(0.991, 0.9904, 0.9898, 0.9904, 0.9899),   # mean 99.03 %
+               validation_on=("2026-12-06, a 2-core AVX2 machine (float32 + channels_last), "
+                              "seeds 0-2 on two threads, 3-4 on one"),
                test=(0.9926, 0.9929, 0.9927, 0.9932, 0.9933),        # mean 99.29 %
                same_model_test=(0.9922, 0.9918, 0.9919, 0.9932, 0.9929)),   # mean 99.24 %
-    # 99.5 %, with shifts. The previous recipe (16, 32, 64, random shifts of up to 2 pixels,
-    # 8 epochs, SGD + Nesterov, batch 256, peak lr 0.4): 99.41 % (seeds 0-2). At 6 epochs:
+    # 99.5 %, with shifts: five epochs, Muon (companion/muon.py) for the convolution filters at
+    # peak lr 0.15, SGD with Nesterov momentum at peak 0.4 and weight decay 5e-4 for the rest
+    # (rounds 4-5 above). On 2026-12-07 it replaced the first 99.5 % recipe (`replaced`): the
+    # same network and shifts, 6 epochs of SGD + Nesterov for every parameter. That one's
+    # validation mean, 99.46 % (2026-12-06, an AVX2 machine, float32), fell short of 99.5 %; its
+    # test mean, 99.61 %, was reported as it was, not re-tuned (its seed-0 test accuracy had
+    # been printed once by the chapter before its validation seeds 2-4 ran). Its validation
+    # seeds were rerun beside the Muon recipe's on 2026-12-07 (`validation_bf16`, the AVX-512
+    # machine's bfloat16; `validation_avx2_emulated`). Its own search: the recipe before it
+    # (16, 32, 64, random shifts
+    # of up to 2 pixels, 8 epochs, batch 256, peak lr 0.4): 99.41 % (seeds 0-2). At 6 epochs:
     # shifts of 2 pixels 99.30 %, of 1 pixel 99.39 %; widths (24, 48, 96) pooling after layers
     # 1 and 3: 99.41 % (2 pixels), 99.46 % (1 pixel); (16, 32, 64) so pooled, 10 epochs:
     # 99.44 %; four layers, 8 epochs: 99.44 %; Adam, 10 epochs: 99.40 %; random rotations and
-    # scaling besides the shifts, 8 epochs: 99.42 %. The best candidate, below: its validation
-    # mean over seeds 0-4 is 99.46 %, short of 99.5 %; it is kept as the best found and
-    # reported so, not re-tuned (its seed-0 test accuracy had been printed once by the
-    # chapter before seeds 2-4 of validation ran; nothing was changed after it).
+    # scaling besides the shifts, 8 epochs: 99.42 %. The Muon recipe was fixed on validation
+    # (seeds 0-4, this machine) before any test run of it.
     0.995: dict(net=dict(widths=(24, 48, 96), max_shift=1, pools=(True, False, True)),
                 label_smoothing=0.1, test_time_shifts=True,
-                fit=dict(epochs=6, batch_size=256, lr=0.4, optimizer="nesterov", momentum=0.9,
+                fit=dict(epochs=5, batch_size=256, optimizer="muon", lr=0.15, other_lr=0.4,
                          weight_decay=5e-4, lr_schedule="onecycle"),
-                validation=(0.9951, 0.9941, 0.9947, 0.9941, 0.995),   # mean 99.46 %
-                test=(0.996, 0.996, 0.996, 0.9964, 0.9959)),   # mean 99.61 %
+                validation=(0.9948, 0.9952, 0.9951, 0.9959, 0.9951),   # mean 99.52 %
+                validation_on=("2026-12-07, a 2-core AVX-512 machine (bfloat16 + "
+                               "channels_last), two threads"),
+                validation_avx2_emulated=(0.9946, 0.9951, 0.9954, 0.9955, 0.9951),  # 99.51 %
+                test=(0.9958, 0.9962, 0.9961, 0.996, 0.9961),   # mean 99.60 %
+                replaced=dict(fit=dict(epochs=6, batch_size=256, lr=0.4, optimizer="nesterov",
+                                       momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle"),
+                              validation=(0.9951, 0.9941, 0.9947, 0.9941, 0.995),  # 99.46 %
+                              validation_on=("2026-12-06, a 2-core AVX2 machine (float32 + "
+                                             "channels_last), seeds 0-1 on two threads, "
+                                             "2-4 on one"),
+                              validation_bf16=(0.994, 0.9948, 0.9948, 0.9943, 0.9949),
+                              validation_avx2_emulated=(0.9951, 0.9941, 0.9948, 0.9937,
+                                                        0.9948),
+                              test=(0.996, 0.996, 0.996, 0.9964, 0.9959))),  # 99.61 %
 }
 
 
@@ -305,7 +365,9 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
     (`amp="auto"`, `channels_last="auto"`, see `companion.hardware`). `net` replaces settings
     of the recipe's `speedrun_net` (e.g. `net=dict(widths=(16, 32, 64))`) without touching
     SPEEDRUNS. `overrides` replace `fit` arguments: `epochs=1` to shorten a run in fast mode,
-    `val=` to watch validation accuracy every epoch, `amp=False` to force float32.
+    `val=` to watch validation accuracy every epoch, `amp=False` to force float32. A recipe
+    with optimizer "muon" builds `companion.muon.Muon`: its filters at peak `lr`, the other
+    parameters (SGD, Nesterov momentum) at `other_lr` with L2 `weight_decay`.
     """
     if target not in SPEEDRUNS:
         raise ValueError(f"speedrun: no recipe for target {target!r}; "
@@ -323,6 +385,17 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
     kwargs = dict(recipe["fit"], loss_fn=loss_fn, amp="auto", channels_last="auto",
                   test_every_epoch=False, seed=seed, live=live, device=device)
     kwargs.update(overrides)
+    if kwargs["optimizer"] == "muon":   # Muon for the filters, SGD for the rest: fit peaks each
+        if "momentum" in overrides:     # group at its own lr
+            raise ValueError("speedrun: the muon recipe's momentum is its one-cycle schedule's "
+                             "0.95 -> 0.85 -> 0.95 cycle; set lr, other_lr or weight_decay")
+        lr, other_lr = kwargs.pop("lr"), kwargs.pop("other_lr")
+        groups = muon_groups(model, lr, other_lr, kwargs.pop("weight_decay", 0.0))
+        kwargs["optimizer"] = Muon(groups, lr=lr)
+    elif kwargs.pop("other_lr", None) is not None and "other_lr" in overrides:
+        raise ValueError(f"speedrun: other_lr is the muon recipe's rate for the parameters "
+                         f"Muon does not orthogonalize; optimizer {kwargs['optimizer']!r} has "
+                         f"one lr")
     history = fit(model, train, test, **kwargs)
     return model, history
 
@@ -378,19 +451,23 @@ def recipe_settings(name, fit_args, net=None, label_smoothing=0.0, images=60_000
         n = net.get("max_shift", 0)
         shifts = f"up to {n} pixel{'s' if n > 1 else ''}" if n else "none"
     optimizers = {"nesterov": "SGD, Nesterov momentum", "adam": "Adam", "sgd": "SGD",
-                  "momentum": "SGD, momentum", "adamw": "AdamW"}
+                  "momentum": "SGD, momentum", "adamw": "AdamW",
+                  "muon": "Muon for the filters, SGD (Nesterov) for the rest"}
     if fit_args.get("optimizer") not in optimizers:
         raise ValueError(f"recipe_settings: optimizer must be one of {sorted(optimizers)}; "
                          f"got {fit_args.get('optimizer')!r}")
+    muon = fit_args["optimizer"] == "muon"
+    rest = " (the rest)" if muon and fit_args.get("weight_decay") else ""
     return {
         "setting": name,
         "network": network,
         "input preparation": inputs,
         "random shifts": shifts,
         "optimizer": optimizers[fit_args["optimizer"]],
-        "weight decay": f"{fit_args.get('weight_decay') or 0.0:g}",
+        "weight decay": f"{fit_args.get('weight_decay') or 0.0:g}" + rest,
         "batch size": str(fit_args["batch_size"]),
-        "peak learning rate": f"{fit_args['lr']:g}",
+        "peak learning rate": f"{fit_args['lr']:g}" + (
+            f" (filters), {fit_args['other_lr']:g} (the rest)" if muon else ""),
         "schedule": "one-cycle" if fit_args.get("lr_schedule") == "onecycle" else "constant",
         "label smoothing": f"{label_smoothing:g}",
         "at test time": "average over 5 shifted copies" if shifts_at_test else "one view",

@@ -471,10 +471,6 @@ def _check_settings(epochs, batch_size, lr, optimizer, momentum, weight_decay, l
             raise ValueError(f"fit: the optimizer you passed has its own {', '.join(given)}; "
                              "set them when you build it, or name the optimizer "
                              f"({', '.join(OPTIMIZERS)}) and pass them to fit")
-        if lr_schedule is not None:
-            raise ValueError(f"fit: lr_schedule={lr_schedule!r} sets the learning rate (and "
-                             "SGD's momentum) of every step, overriding the optimizer you "
-                             "passed; name the optimizer instead, with lr= its peak rate")
     elif isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"fit: unknown optimizer {optimizer!r}; choose one of "
@@ -521,13 +517,15 @@ def fit(model, train, test=None, *, epochs, val=None, val_split=None, batch_size
     Updates
       optimizer: "sgd" (plain), "momentum", "nesterov", "adam" or "adamw" (see
         companion.learning.OPTIMIZERS), or a torch.optim.Optimizer built with its own
-        settings (then lr, momentum, weight_decay and lr_schedule stay unset).
+        settings (then lr, momentum and weight_decay stay unset).
       lr: the learning rate, default 1e-3; with lr_schedule="onecycle" the peak rate.
       momentum: "momentum" and "nesterov" only, default 0.9.
       weight_decay: default 0, for "adamw" 0.01.
       lr_schedule: None (a constant lr) or "onecycle" (warm up to lr, then anneal to near 0;
         like PyTorch's OneCycleLR it also cycles the momentum of "momentum" and "nesterov",
-        and Adam's beta1, between 0.95 and 0.85; plain "sgd" stays plain).
+        and Adam's beta1, between 0.95 and 0.85; plain "sgd" stays plain). With an optimizer
+        you built, each param group's own lr is its peak (the same peak again when it has run
+        a one-cycle schedule before), and the cycle replaces its momentum (or beta1).
       clip_grad: rescale the gradient to at most this norm (float("inf") only measures it).
     A batch
       step: what a batch means: classify_step (the default), next_token_step, seq2seq_step
@@ -580,7 +578,8 @@ def fit(model, train, test=None, *, epochs, val=None, val_split=None, batch_size
         model.to(memory_format=torch.channels_last)
     torch.manual_seed(seed)  # dropout and other in-model randomness
     generator = torch.Generator().manual_seed(seed)  # the shuffling order
-    if isinstance(optimizer, str):
+    passed = not isinstance(optimizer, str)
+    if not passed:
         optimizer = make_optimizer(optimizer, model.parameters(),
                                    DEFAULT_LR if lr is None else lr, source=torch.optim,
                                    momentum=momentum, weight_decay=weight_decay)
@@ -588,10 +587,14 @@ def fit(model, train, test=None, *, epochs, val=None, val_split=None, batch_size
     num_batches = -(-_length(data["train"]) // batch_size)
     scheduler = None
     if lr_schedule == "onecycle":   # it cycles momentum (Adam's beta1) too; plain SGD has none
+        peak = DEFAULT_LR if lr is None else lr
+        if passed:   # an optimizer built by the caller: each param group's lr is its peak
+            # (kept as max_lr by an earlier one-cycle run, whose last lr is near 0)
+            peak = [group.get("max_lr", group["lr"]) for group in optimizer.param_groups]
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=DEFAULT_LR if lr is None else lr,
-            total_steps=epochs * num_batches,
-            cycle_momentum=optimizer.defaults.get("momentum", 1) > 0)
+            optimizer, max_lr=peak, total_steps=epochs * num_batches,
+            cycle_momentum="betas" in optimizer.defaults
+            or optimizer.defaults.get("momentum", 0) > 0)
     callbacks = _callbacks(callbacks, live, epochs, title, out)
     watchers = [cb for cb in callbacks if hasattr(cb, "batch_end")]
     history = History(perplexity=isinstance(loss_fn, nn.CrossEntropyLoss))

@@ -94,7 +94,6 @@ def test_the_loop_the_book_shows_fits_its_column():
 @pytest.mark.parametrize("kwargs, message", [
     ({"lr": 0.1}, "has its own lr; set them when you build it"),
     ({"momentum": 0.9, "weight_decay": 0.1}, "has its own momentum, weight_decay"),
-    ({"lr_schedule": "onecycle"}, "overriding the optimizer you passed"),
 ])
 def test_an_optimizer_instance_with_settings_that_would_be_ignored_is_an_error(kwargs, message):
     X, y = spirals(64)
@@ -173,6 +172,33 @@ def test_one_cycle_keeps_plain_sgd_plain(name, cycles, monkeypatch):
     group = built[0].param_groups[0]
     momentum = group["betas"][0] if name == "adam" else group["momentum"]
     assert (0.85 <= momentum <= 0.95) if cycles else momentum == 0
+
+
+def test_one_cycle_with_a_built_optimizer_peaks_at_each_groups_own_lr():
+    X, y = spirals(64)
+    model = mlp()
+    weights = [p for p in model.parameters() if p.dim() == 2]
+    others = [p for p in model.parameters() if p.dim() != 2]
+    optimizer = torch.optim.SGD([dict(params=weights, lr=0.2), dict(params=others, lr=0.05)],
+                                lr=0.1, momentum=0.9, nesterov=True)
+    seen = []
+
+    class Rates:
+        def batch_end(self, record):
+            seen.append([(g["lr"], g["momentum"]) for g in optimizer.param_groups])
+
+    fit(model, (X, y), epochs=5, batch_size=8, optimizer=optimizer, lr_schedule="onecycle",
+        callbacks=[Rates()], live=False)
+    for i, peak in enumerate((0.2, 0.05)):
+        rates = [step[i][0] for step in seen]
+        assert max(rates) == pytest.approx(peak, rel=0.02)       # warmed up to its own lr
+        assert rates[0] < peak / 10 and rates[-1] < peak / 100   # from low, annealed
+        assert min(step[i][1] for step in seen) < 0.9 < max(step[i][1] for step in seen)
+    first_run = len(seen)      # a second run with the same optimizer: the same peaks again
+    fit(model, (X, y), epochs=5, batch_size=8, optimizer=optimizer, lr_schedule="onecycle",
+        callbacks=[Rates()], live=False)
+    for i, peak in enumerate((0.2, 0.05)):
+        assert max(step[i][0] for step in seen[first_run:]) == pytest.approx(peak, rel=0.02)
 
 
 def test_stop_at_without_accuracy_is_an_error_after_one_batch():

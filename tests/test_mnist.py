@@ -7,6 +7,7 @@ from companion.data import split, take
 from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, ShiftAverage,
                               confusion_matrix, keras_adam, keras_init_, seed_cnn, speedrun,
                               speedrun_net)
+from companion.muon import Muon
 from companion.show.mnist import show_confusion
 from companion.summary import count_params
 from companion.training import evaluate, fit
@@ -166,11 +167,36 @@ def test_speedrun_runs_a_fixed_schedule_with_the_machines_fast_arithmetic(monkey
         assert "stop_at" not in kwargs and kwargs["test_every_epoch"] is False
         assert kwargs["amp"] == "auto" and kwargs["channels_last"] == "auto"
         assert kwargs["epochs"] == 2 and kwargs["seed"] == 3  # overrides win
-        assert kwargs["lr"] == recipe["fit"]["lr"]
+        if recipe["fit"]["optimizer"] == "muon":     # built here: each group at its peak lr
+            optimizer = kwargs["optimizer"]
+            assert isinstance(optimizer, Muon) and "lr" not in kwargs
+            muon, sgd = optimizer.param_groups
+            assert (muon["lr"], sgd["lr"]) == (recipe["fit"]["lr"], recipe["fit"]["other_lr"])
+            assert sgd["weight_decay"] == recipe["fit"]["weight_decay"]
+            assert kwargs["lr_schedule"] == "onecycle"
+        else:
+            assert kwargs["lr"] == recipe["fit"]["lr"]
         assert kwargs["loss_fn"].label_smoothing == recipe["label_smoothing"]
         assert isinstance(model, ShiftAverage) == bool(recipe.get("test_time_shifts"))
         net = model.model if isinstance(model, ShiftAverage) else model
         assert net[0].max_shift == recipe["net"]["max_shift"]
+
+
+def test_speedrun_overrides_of_the_muon_recipe_say_what_is_wrong(monkeypatch):
+    calls = []
+    monkeypatch.setattr(companion.mnist, "fit",
+                        lambda model, train, test, **kwargs: calls.append(kwargs))
+    speedrun("train", target=0.995, optimizer="nesterov", lr=0.3)      # plain SGD instead
+    assert calls[-1]["optimizer"] == "nesterov" and "other_lr" not in calls[-1]
+    speedrun("train", target=0.995, other_lr=0.2, weight_decay=0.0)
+    sgd = calls[-1]["optimizer"].param_groups[1]
+    assert (sgd["lr"], sgd["weight_decay"]) == (0.2, 0.0)
+    with pytest.raises(ValueError, match="momentum is its one-cycle schedule's"):
+        speedrun("train", target=0.995, momentum=0.9)
+    with pytest.raises(ValueError, match="other_lr is the muon recipe's rate"):
+        speedrun("train", target=0.99, other_lr=0.1)
+    with pytest.raises(ValueError, match="other_lr must be a number > 0"):
+        speedrun("train", target=0.995, other_lr=0)
 
 
 def test_speedrun_net_settings_change_the_network_not_the_recipe(monkeypatch):
@@ -199,6 +225,28 @@ def test_speedrun_tests_once_at_the_end_of_its_schedule(mnist):
     _, history = speedrun(train, test, target=0.995, epochs=2, batch_size=100)
     assert history.epochs == 2  # the whole schedule, whatever the accuracy
     assert len(history.test_acc) == 1 and not history.val_acc
+
+
+def test_the_muon_recipe_learns_real_digits_through_fit(mnist, monkeypatch):
+    # the 99.5 % recipe's whole path: Muon + SGD groups, one-cycle on both, the machine's
+    # arithmetic and layout; a tenth of the training images, one epoch
+    train, test = take(mnist.train, 6_000), take(mnist.test, 1_000)
+    built, seen = [], []
+    original = companion.mnist.Muon
+    monkeypatch.setattr(companion.mnist, "Muon",
+                        lambda *a, **k: built.append(original(*a, **k)) or built[-1])
+
+    class Groups:
+        def batch_end(self, record):
+            seen.append([(g["lr"], g["momentum"]) for g in built[0].param_groups])
+
+    _, history = speedrun(train, test, target=0.995, epochs=1, batch_size=64,
+                          callbacks=[Groups()])
+    assert history.test_acc[-1] >= 0.95
+    recipe = SPEEDRUNS[0.995]["fit"]
+    for i, peak in enumerate((recipe["lr"], recipe["other_lr"])):
+        assert max(step[i][0] for step in seen) == pytest.approx(peak, rel=0.05)
+        assert min(step[i][1] for step in seen) < 0.9 < max(step[i][1] for step in seen)
 
 
 def test_seed_cnn_learns_real_digits(mnist):
@@ -258,11 +306,17 @@ def test_recipe_settings_describe_a_run_and_reject_an_unknown_optimizer():
     column = companion.mnist.recipe_settings("r", recipe["fit"], recipe["net"],
                                              recipe["label_smoothing"], 60_000, True)
     assert column["random shifts"] == "up to 1 pixel"
-    assert column["optimizer"] == "SGD, Nesterov momentum"
-    assert column["epochs"] == "6" and column["at test time"].startswith("average")
+    assert column["optimizer"] == "Muon for the filters, SGD (Nesterov) for the rest"
+    fit_args = recipe["fit"]
+    assert column["peak learning rate"] == (f"{fit_args['lr']:g} (filters), "
+                                            f"{fit_args['other_lr']:g} (the rest)")
+    assert column["weight decay"] == f"{fit_args['weight_decay']:g} (the rest)"
+    assert column["epochs"] == str(fit_args["epochs"])
+    assert column["at test time"].startswith("average")
     seed = companion.mnist.recipe_settings("s", dict(epochs=1, batch_size=32, lr=1e-3,
                                                      optimizer="adam"), images=2_000)
     assert seed["network"] == "seed_cnn (225,034 parameters)"
     assert seed["schedule"] == "constant" and seed["trains on"] == "2,000 images"
+    assert seed["peak learning rate"] == "0.001" and seed["weight decay"] == "0"
     with pytest.raises(ValueError, match="optimizer must be one of"):
         companion.mnist.recipe_settings("x", dict(recipe["fit"], optimizer="lbfgs"))
