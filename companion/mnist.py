@@ -396,8 +396,9 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
                              "0.95 -> 0.85 -> 0.95 cycle; set lr, other_lr or weight_decay")
         lr, other_lr = kwargs.pop("lr"), kwargs.pop("other_lr", None)
         if other_lr is None:
-            raise ValueError("speedrun: optimizer='muon' needs other_lr=, the peak rate of the "
-                             "parameters Muon does not orthogonalize (this recipe has none)")
+            raise ValueError("speedrun: optimizer='muon' needs lr= (the filters' peak rate) and "
+                             "other_lr= (the peak rate of the parameters Muon does not "
+                             "orthogonalize), numbers > 0")
         groups = muon_groups(model, lr, other_lr, kwargs.pop("weight_decay", 0.0))
         kwargs["optimizer"] = Muon(groups, lr=lr)
     elif kwargs.pop("other_lr", None) is not None and "other_lr" in overrides:
