@@ -24,9 +24,10 @@ Runs in one process, on the same MNIST files, one JSON line per run:
      accuracies each row shows the validation accuracies the recipe was chosen by, as recorded
      in SPEEDRUNS (validation_recorded; where and how they were measured: validation_recorded_on);
      v measures them on this machine, whose arithmetic may move them slightly.
-The default, a,c,d, took 521 s on a 2-core AVX-512 machine running no other training (2026-12-07,
-the Muon 99.5 % recipe; a baseline seed needed 6 epochs there; 587 s with the first 99.5 %
-recipe); it takes longer where the baseline needs more epochs, or on a slower CPU.
+The default, a,c,d, took 552 s on a 2-core AVX-512 machine running no other training, with its
+AVX2 routines emulated (float32), and a,v,c,d 607 s there natively (bfloat16; a baseline seed
+needed 6 epochs) (2026-12-07, the current recipes); it takes longer where the baseline needs more
+epochs, or on a slower CPU.
 v adds ten more recipe runs, five of each.
 For the recipes: each seed's accuracy, mean, minimum, standard deviation, training seconds, and
 the seconds beyond training (mean_seconds_beyond_training: the one evaluation, with the
@@ -60,6 +61,7 @@ from companion.training import evaluate
 BASELINE_SEEDS, RECIPE_SEEDS = [0, 1, 2], [0, 1, 2, 3, 4]
 GOALS = {0.99: ("c", 25.0), 0.995: ("d", 1 / 0.3)}  # target: (run, speed-up over a_pil)
 RECORDS = ("validation", "validation_on", "validation_avx2_emulated", "test", "same_model_test",
+           "time_vs_replaced", "time_vs_replaced_avx2_emulated",
            "replaced")   # SPEEDRUNS' records, not settings
 
 

@@ -12,7 +12,8 @@
 - `recipe_settings`: a run's settings as one column of the chapter's settings table.
 - `SPEEDRUNS` and `speedrun(train, test, target)`: the book's fixed recipes for 99.0 % and
   99.5 % test accuracy, chosen on a validation split (see the comments above SPEEDRUNS),
-  shared by the chapter, `benchmarks/bench_mnist.py` and the tests.
+  shared by the chapter, `benchmarks/bench_mnist.py` and the tests; `recipe_fit_args`: a
+  recipe's `fit` arguments for a model, its Muon optimizer built.
 
 Used in: book/08_mnist.ipynb, book/04_resnet.ipynb (`seed_cnn`); tests/test_mnist.py;
 benchmarks/bench_mnist.py.
@@ -184,12 +185,12 @@ class ShiftAverage(nn.Module):
 # after it was fixed.
 # Each is a fixed schedule decided in advance, as in speedrun records: it runs all its epochs
 # (no early stopping), and its test accuracy is measured once, at the end.
-# How the 99 % recipe and the first 99.5 % recipe were chosen (2026-12-06): candidates were
+# How the first 99 % recipe and the first 99.5 % recipe were chosen (2026-12-06; both were
+# later replaced, by validation-only searches, below: `replaced` holds each one): candidates were
 # trained on the chapter's validation split (`split(mnist.train, 1 / 6, seed=0)`: 50,000
 # training images, 10,000 held out) and judged by
 # the validation accuracy after their last epoch, two seeds to screen, then seeds 0-4 for the
-# finalist. The settings were fixed on validation alone, and none changed afterwards (the 99.5 %
-# recipe was later replaced, by a validation-only search, below); but the
+# finalist. The settings were fixed on validation alone, and none changed afterwards; but the
 # search started from earlier recipes that had been sized on test, and the chapter's own
 # full-mode run (15:08-15:20) printed seed 0's test accuracy of both finalists before
 # validation seeds 3-4 of the 99 % recipe and 2-4 of the 99.5 % one had run (15:20-15:25).
@@ -210,7 +211,10 @@ class ShiftAverage(nn.Module):
 # gap of +0.26 points splits into +0.21 with the test images (the same models, higher on test
 # for all five seeds) and +0.05 with the final runs (their extra training images, and for
 # seeds 0-2 one thread instead of two); seed 0 alone: +0.12 and +0.04. The first 99.5 %
-# recipe's gap is not split, nor is the Muon recipe's (+0.08 points, 2026-12-07, below). (The
+# recipe's gap is not split. The Muon 99.5 % recipe's (+0.082 points, 2026-12-07, below) splits
+# into +0.046 with the test images and +0.036 with the extra images: the benchmark's run v of
+# 2026-12-07 (round 6, below) also retrained its validation seeds, reproducing them exactly,
+# and scored them on test (`same_model_test`). (The
 # recipes of earlier versions had been sized on test accuracy; these replace them.)
 # Validation means of the screening runs, seeds 0 and 1, are in the comments; "shifts" =
 # ShiftAverage at evaluation.
@@ -304,24 +308,80 @@ class ShiftAverage(nn.Module):
 # 99.514 % (`validation_avx2_emulated`; the first 99.5 % recipe 99.45 % on the same seeds there)
 # at 0.84-0.94x its time in five paired runs. Seed 0 repeated through `speedrun` itself
 # reproduced 0.9948. The test runs followed (benchmarks/bench_mnist.py, run d).
+# Round 6 (2026-12-07, the same AVX-512 machine and rules, two threads; every candidate run with
+# AVX2 routines emulated, float32, since the 99 % goal had failed there; raw runs in that session's
+# notes, recipes6/results.jsonl) looked again for a 99 % recipe: a validation mean of 99.0 % (seeds
+# 0-4) in at most 0.8x the first 99 % recipe's training time, times from runs paired with that
+# recipe in the same process (the first recipe there: 99.018 %, seeds 0-4). Screened on seeds 0-1
+# unless noted. Widths (16, 32, 48), (16, 24, 48), (16, 24, 64) with Adam: 98.90 (seed 0), 98.88
+# (seed 0), 98.985 %; (16, 24, 48) and (16, 24, 64) at lr 0.015: 98.88, 98.965 %; a 22-pixel crop:
+# 98.81 % (seed 0), at lr 0.015: 98.91 %; Adam at batch 256, lr 0.03 (tried before; a timing
+# reference): 98.975 % at 0.54 and 0.88x; Muon for the filters (lr 0.1, the rest SGD 0.1) at batch
+# 192: 99.065 % at 0.93-1.04x, so with widths (16, 32, 48): 98.97 %; Muon with widths (16, 24, 48)
+# at batch 128: 98.95 %; Muon 0.15 / SGD 0.1 at batch 256: 99.02 %; Muon 0.1 / SGD 0.1 at batch 256
+# with label smoothing 0.05: 98.97 %; batch 384 (Muon 0.2, SGD 0.2): 98.94 %. Pooling after layers
+# 1 and 3 instead of 2 and 3 (a quarter of the positions from layer 2 on): with Adam 98.87 % (seed
+# 0), so with widths (32, 32, 64): 99.065 % at 0.84-1.07x; with Muon 0.1 / SGD 0.1: 99.04 %; with
+# Muon 0.15 / SGD 0.1: 99.106 % (seeds 0-4) at a median 0.79x (11 pairs, 4 above 0.8x); so with
+# widths (24, 32, 64): 99.13 % (seed 0) at 0.91x; so with widths (16, 32, 48): 99.062 % (seeds 0-4,
+# min 99.00) at a median 0.71x (13 pairs, 0.60-0.88x, 2 above 0.8x): ADOPTED below; so at Muon
+# 0.1 / SGD 0.1: 99.055 %; widths (16, 24, 64), (16, 32, 56): 99.04, 99.035 %; Muon 0.1 / SGD 0.1
+# at batch 192: 99.03 % (seeds 0-4, min 98.94) at 0.65-0.80x (13 pairs, median 0.70x), the
+# runner-up; at batch 192 with Muon 0.15, with other_lr 0.2, with weight decay 5e-4: 99.03, 98.99,
+# 99.04 %; batch 160 and 256 (Muon 0.15, SGD 0.1 and 0.15): 99.01, 98.995 %. The choice: of the
+# candidates whose paired times stayed clearly under 0.8x, the higher validation mean; the one with
+# widths (16, 32, 64) had the highest mean but met the time bar at its median only, and was set
+# aside. Then the two finalists' seeds 0-4 natively (bfloat16), paired with the first recipe
+# (99.004 % there): the adopted one 99.040 % at 0.62-0.85x (median 0.83x, mean 0.78x: natively
+# above the 0.8x bar, which was set for the emulated runs, where the goal had failed), the
+# runner-up 99.016 % at 0.71-0.77x. About 28 candidates were compared on the same validation
+# images, so the adopted recipe's 0.04-0.06-point margin over 99.0 % is flattered by the selection.
+# Seed 0 through `speedrun` itself reproduced 0.9917 (emulated). The test runs followed
+# (benchmarks/bench_mnist.py, runs v and c, natively, two threads): run v retrained seeds 0-4 on
+# the validation split, reproducing each recorded validation accuracy exactly, and scored those
+# models once on test (`same_model_test`); run c gave `test`. Its gap of +0.25 points splits into
+# +0.20 with the test images (all five seeds higher) and +0.05 with the final runs' extra training
+# images, as the first recipe's did.
 SPEEDRUNS = {
-    # 99 %, one epoch of speedrun_net (16, 32, 64), one-cycle, label smoothing 0.1. The previous
-    # recipe (SGD + Nesterov, batch 256, peak lr 0.2) reached 98.75 %. Batch 128 at lr 0.2:
+    # 99 %, with shifts: one epoch of speedrun_net (16, 32, 48) pooling after layers 1 and 3,
+    # Muon (companion/muon.py) for the filters at peak lr 0.15, SGD with Nesterov momentum at
+    # peak 0.1 for the rest, no weight decay, one-cycle, label smoothing 0.1 (round 6 above).
+    # On 2026-12-07 it replaced the first 99 % recipe (`replaced`): the network (16, 32, 64)
+    # pooling after layers 2 and 3, Adam at peak 0.01, the rest the same. Its search: the recipe
+    # before it (SGD + Nesterov, batch 256, peak lr 0.2) reached 98.75 %. Batch 128 at lr 0.2:
     # 98.92 %; at 0.3: 98.95 %; batch 64 at 0.1: 99.01 % but 1.3x the time per image; batch 512:
     # 97.81 %; pooling in the first layer: 98.56 % (faster, less accurate); Adam at peak lr
     # 0.01: 98.88 % (batch 256), 98.95 % (batch 128); Adam 0.003: 98.44 %. Wider nets gained
     # nothing for their time. Shifts added 0.04-0.12 points over the unshifted runs above: batch
     # 128 SGD lr 0.3: 99.03 %, batch 64: 99.05 %, Adam 0.01 batch 128: 99.07 % (label smoothing
-    # 0.2 instead: 98.85 %).
-    0.99: dict(net=dict(widths=(16, 32, 64), max_shift=0), label_smoothing=0.1,
-               test_time_shifts=True,
-               fit=dict(epochs=1, batch_size=128, lr=0.01, optimizer="adam",
+    # 0.2 instead: 98.85 %). The Muon recipe was fixed on validation (seeds 0-4, on the AVX-512
+    # machine both natively and with AVX2 routines emulated) before any test run of it.
+    0.99: dict(net=dict(widths=(16, 32, 48), max_shift=0, pools=(True, False, True)),
+               label_smoothing=0.1, test_time_shifts=True,
+               fit=dict(epochs=1, batch_size=128, optimizer="muon", lr=0.15, other_lr=0.1,
                         weight_decay=0.0, lr_schedule="onecycle"),
-               validation=(0.991, 0.9904, 0.9898, 0.9904, 0.9899),   # mean 99.03 %
-               validation_on=("2026-12-06, a 2-core AVX2 machine (float32 + channels_last), "
-                              "seeds 0-2 on two threads, 3-4 on one"),
-               test=(0.9926, 0.9929, 0.9927, 0.9932, 0.9933),        # mean 99.29 %
-               same_model_test=(0.9922, 0.9918, 0.9919, 0.9932, 0.9929)),   # mean 99.24 %
+               validation=(0.9903, 0.991, 0.9903, 0.9898, 0.9906),   # mean 99.04 %
+               validation_on=("2026-12-07, a 2-core AVX-512 machine (bfloat16 + "
+                              "channels_last), two threads"),
+               validation_avx2_emulated=(0.9917, 0.99, 0.9904, 0.9903, 0.9907),  # 99.06 %
+               # its training time over the first recipe's, in runs paired in one process on
+               # the validation split: seeds 0-4 natively; 13 pairs (seeds 0-6) emulated
+               time_vs_replaced=(0.85, 0.74, 0.62, 0.83, 0.84),
+               time_vs_replaced_avx2_emulated=(0.77, 0.65, 0.68, 0.64, 0.81, 0.71, 0.61, 0.88,
+                                               0.78, 0.78, 0.77, 0.69, 0.6),
+               test=(0.9926, 0.993, 0.9925, 0.9929, 0.9934),        # mean 99.29 %
+               same_model_test=(0.9927, 0.9923, 0.9918, 0.9924, 0.9926),   # mean 99.24 %
+               replaced=dict(net=dict(widths=(16, 32, 64), max_shift=0),
+                             fit=dict(epochs=1, batch_size=128, lr=0.01, optimizer="adam",
+                                      weight_decay=0.0, lr_schedule="onecycle"),
+                             validation=(0.991, 0.9904, 0.9898, 0.9904, 0.9899),  # 99.03 %
+                             validation_on=("2026-12-06, a 2-core AVX2 machine (float32 + "
+                                            "channels_last), seeds 0-2 on two threads, 3-4 "
+                                            "on one"),
+                             validation_bf16=(0.9903, 0.9904, 0.9896, 0.9901, 0.9898),
+                             validation_avx2_emulated=(0.991, 0.9904, 0.9898, 0.9897, 0.99),
+                             test=(0.9926, 0.9929, 0.9927, 0.9932, 0.9933),   # 99.29 %
+                             same_model_test=(0.9922, 0.9918, 0.9919, 0.9932, 0.9929))),
     # 99.5 %, with shifts: five epochs, Muon (companion/muon.py) for the convolution filters at
     # peak lr 0.15, SGD with Nesterov momentum at peak 0.4 and weight decay 5e-4 for the rest
     # (rounds 4-5 above). On 2026-12-07 it replaced the first 99.5 % recipe (`replaced`): the
@@ -347,6 +407,7 @@ SPEEDRUNS = {
                                "channels_last), two threads"),
                 validation_avx2_emulated=(0.9946, 0.9951, 0.9954, 0.9955, 0.9951),  # 99.51 %
                 test=(0.9958, 0.9962, 0.9961, 0.996, 0.9961),   # mean 99.60 %
+                same_model_test=(0.9956, 0.9955, 0.996, 0.9956, 0.9957),   # mean 99.57 %
                 replaced=dict(fit=dict(epochs=6, batch_size=256, lr=0.4, optimizer="nesterov",
                                        momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle"),
                               validation=(0.9951, 0.9941, 0.9947, 0.9941, 0.995),  # 99.46 %
@@ -358,6 +419,34 @@ SPEEDRUNS = {
                                                         0.9948),
                               test=(0.996, 0.996, 0.996, 0.9964, 0.9959))),  # 99.61 %
 }
+
+
+def recipe_fit_args(fit_args, model, **overrides):
+    """A recipe's `fit` arguments (`SPEEDRUNS[target]["fit"]`) for `model`, `overrides`
+    replacing them. A recipe with optimizer "muon" gets its optimizer built here:
+    `companion.muon.Muon` on `muon_groups(model, lr, other_lr, weight_decay)`, which `fit`
+    takes in place of a name (each group peaks at its own lr). An optimizer named in
+    `overrides` trains every parameter at `lr`.
+    """
+    kwargs = dict(fit_args, **overrides)
+    if kwargs["optimizer"] == "muon":   # Muon for the filters, SGD for the rest: fit peaks each
+        if "momentum" in overrides:     # group at its own lr
+            raise ValueError("speedrun: the muon recipe's momentum is its one-cycle schedule's "
+                             "0.95 -> 0.85 -> 0.95 cycle; set lr, other_lr or weight_decay")
+        lr, other_lr = kwargs.pop("lr"), kwargs.pop("other_lr", None)
+        if other_lr is None:
+            raise ValueError("speedrun: optimizer='muon' needs lr= (the filters' peak rate) and "
+                             "other_lr= (the peak rate of the parameters Muon does not "
+                             "orthogonalize), numbers > 0")
+        groups = muon_groups(model, lr, other_lr, kwargs.pop("weight_decay", 0.0))
+        kwargs["optimizer"] = Muon(groups, lr=lr)
+    elif "other_lr" in overrides:
+        raise ValueError(f"speedrun: other_lr is the muon recipe's rate for the parameters "
+                         f"Muon does not orthogonalize; optimizer {kwargs['optimizer']!r} has "
+                         f"one lr")
+    else:
+        kwargs.pop("other_lr", None)    # the muon recipe's, when another optimizer replaces it
+    return kwargs
 
 
 def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, net=None,
@@ -387,26 +476,9 @@ def speedrun(train, test=None, target=0.99, *, seed=0, live=False, device=None, 
     if recipe.get("test_time_shifts"):
         model = ShiftAverage(model)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])
-    kwargs = dict(recipe["fit"], loss_fn=loss_fn, amp="auto", channels_last="auto",
-                  test_every_epoch=False, seed=seed, live=live, device=device)
-    kwargs.update(overrides)
-    if kwargs["optimizer"] == "muon":   # Muon for the filters, SGD for the rest: fit peaks each
-        if "momentum" in overrides:     # group at its own lr
-            raise ValueError("speedrun: the muon recipe's momentum is its one-cycle schedule's "
-                             "0.95 -> 0.85 -> 0.95 cycle; set lr, other_lr or weight_decay")
-        lr, other_lr = kwargs.pop("lr"), kwargs.pop("other_lr", None)
-        if other_lr is None:
-            raise ValueError("speedrun: optimizer='muon' needs lr= (the filters' peak rate) and "
-                             "other_lr= (the peak rate of the parameters Muon does not "
-                             "orthogonalize), numbers > 0")
-        groups = muon_groups(model, lr, other_lr, kwargs.pop("weight_decay", 0.0))
-        kwargs["optimizer"] = Muon(groups, lr=lr)
-    elif "other_lr" in overrides:
-        raise ValueError(f"speedrun: other_lr is the muon recipe's rate for the parameters "
-                         f"Muon does not orthogonalize; optimizer {kwargs['optimizer']!r} has "
-                         f"one lr")
-    else:
-        kwargs.pop("other_lr", None)    # the muon recipe's, when another optimizer replaces it
+    kwargs = dict(loss_fn=loss_fn, amp="auto", channels_last="auto", test_every_epoch=False,
+                  seed=seed, live=live, device=device)
+    kwargs.update(recipe_fit_args(recipe["fit"], model, **overrides))
     history = fit(model, train, test, **kwargs)
     return model, history
 

@@ -9,7 +9,7 @@
 - `muon_groups(model, lr, other_lr, weight_decay=0.0)`: the usual split of a model's parameters.
 
 `fit` runs it with a one-cycle schedule like any optimizer passed to it.
-Used in: companion/mnist.py (`speedrun`, the 99.5 % recipe of SPEEDRUNS), book/08_mnist.ipynb;
+Used in: companion/mnist.py (`speedrun`, both recipes of SPEEDRUNS), book/08_mnist.ipynb;
 tests/test_muon.py.
 """
 import torch

@@ -4,9 +4,10 @@ from torch.utils.data import TensorDataset
 
 import companion.mnist
 from companion.data import split, take
+from companion.hardware import fast_amp
 from companion.mnist import (MNIST_MEAN, MNIST_STD, SPEEDRUNS, PrepareDigits, ShiftAverage,
-                              confusion_matrix, keras_adam, keras_init_, seed_cnn, speedrun,
-                              speedrun_net)
+                              confusion_matrix, keras_adam, keras_init_, recipe_fit_args,
+                              seed_cnn, speedrun, speedrun_net)
 from companion.muon import Muon
 from companion.show.mnist import show_confusion
 from companion.summary import count_params
@@ -79,7 +80,9 @@ def test_the_99_recipe_reaches_99_percent_on_validation_as_recorded(mnist):
     train, val = split(mnist.train, 1 / 6, seed=0)
     _, history = speedrun(train, target=0.99, seed=0, device="cpu", val=val)
     assert history.val_acc[-1] >= 0.99
-    assert history.val_acc[-1] == pytest.approx(SPEEDRUNS[0.99]["validation"][0], abs=0.002)
+    # recorded in bfloat16 (`validation`) and in float32 with AVX2 routines: this machine's kind
+    recorded = SPEEDRUNS[0.99]["validation" if fast_amp("cpu") else "validation_avx2_emulated"]
+    assert history.val_acc[-1] == pytest.approx(recorded[0], abs=0.002)
 
 
 def test_prepare_digits_centre_crop_and_fold():
@@ -194,11 +197,26 @@ def test_speedrun_overrides_of_the_muon_recipe_say_what_is_wrong(monkeypatch):
     with pytest.raises(ValueError, match="momentum is its one-cycle schedule's"):
         speedrun("train", target=0.995, momentum=0.9)
     with pytest.raises(ValueError, match="other_lr is the muon recipe's rate"):
-        speedrun("train", target=0.99, other_lr=0.1)
+        speedrun("train", target=0.99, optimizer="adam", lr=0.01, other_lr=0.1)
     with pytest.raises(ValueError, match="other_lr must be a number > 0"):
         speedrun("train", target=0.995, other_lr=0)
+    adam = dict(epochs=1, batch_size=128, optimizer="adam", lr=0.01)   # a recipe without it
     with pytest.raises(ValueError, match="optimizer='muon' needs lr= .* and other_lr="):
-        speedrun("train", target=0.99, optimizer="muon")
+        recipe_fit_args(adam, speedrun_net(), optimizer="muon")
+
+
+def test_recipe_fit_args_builds_the_muon_recipes_optimizer_for_the_model():
+    net = speedrun_net(**SPEEDRUNS[0.99]["net"])
+    before = repr(SPEEDRUNS)
+    kwargs = recipe_fit_args(SPEEDRUNS[0.99]["fit"], ShiftAverage(net), epochs=2)
+    muon, sgd = kwargs["optimizer"].param_groups
+    assert {id(p) for p in muon["params"]} == {id(m[0].weight) for m in net[1:4]}  # filters
+    assert {"lr", "other_lr"}.isdisjoint(kwargs) and kwargs["epochs"] == 2
+    assert (muon["lr"], sgd["lr"]) == (SPEEDRUNS[0.99]["fit"]["lr"],
+                                       SPEEDRUNS[0.99]["fit"]["other_lr"])
+    assert repr(SPEEDRUNS) == before                       # the shared recipe untouched
+    plain = recipe_fit_args(dict(optimizer="adam", lr=0.01, epochs=1), net)
+    assert plain == dict(optimizer="adam", lr=0.01, epochs=1)
 
 
 def test_speedrun_net_settings_change_the_network_not_the_recipe(monkeypatch):
