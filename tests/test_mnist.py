@@ -80,9 +80,10 @@ def test_the_99_recipe_reaches_99_percent_on_validation_as_recorded(mnist):
     train, val = split(mnist.train, 1 / 6, seed=0)
     _, history = speedrun(train, target=0.99, seed=0, device="cpu", val=val)
     assert history.val_acc[-1] >= 0.99
-    # recorded in bfloat16 (`validation`) and in float32 with AVX2 routines: this machine's kind
+    # recorded in bfloat16 (`validation`) and in float32 with AVX2 routines (0.0014 apart for
+    # seed 0): this machine's kind; other CPUs and thread counts round a little differently
     recorded = SPEEDRUNS[0.99]["validation" if fast_amp("cpu") else "validation_avx2_emulated"]
-    assert history.val_acc[-1] == pytest.approx(recorded[0], abs=0.002)
+    assert history.val_acc[-1] == pytest.approx(recorded[0], abs=0.001)
 
 
 def test_prepare_digits_centre_crop_and_fold():
@@ -211,7 +212,7 @@ def test_recipe_fit_args_builds_the_muon_recipes_optimizer_for_the_model():
     kwargs = recipe_fit_args(SPEEDRUNS[0.99]["fit"], ShiftAverage(net), epochs=2)
     muon, sgd = kwargs["optimizer"].param_groups
     assert {id(p) for p in muon["params"]} == {id(m[0].weight) for m in net[1:4]}  # filters
-    assert {"lr", "other_lr"}.isdisjoint(kwargs) and kwargs["epochs"] == 2
+    assert {"lr", "other_lr", "weight_decay"}.isdisjoint(kwargs) and kwargs["epochs"] == 2
     assert (muon["lr"], sgd["lr"]) == (SPEEDRUNS[0.99]["fit"]["lr"],
                                        SPEEDRUNS[0.99]["fit"]["other_lr"])
     assert repr(SPEEDRUNS) == before                       # the shared recipe untouched
