@@ -12,7 +12,7 @@
 - `check`: exercises that check themselves
 - `learning`, `autograd`, `activations`, `cnn`, `resnet`, `rnn`, `text`, `attention`,
   `seq2seq`, `transformer`, `mnist`: one module per chapter's idea (and its probe);
-  `muon`: the Muon optimizer of the 99.5 % speedrun recipe
+  `muon`: the Muon optimizer of both speedrun recipes
 - `show`: what each chapter shows of its idea (explorers, films, result figures)
 
 The seams (a `step` says what a batch means; callbacks watch a run) and the rule for what
