@@ -9,6 +9,7 @@
 - `plots`: runs side by side, per-layer values, image grids, Markdown tables, PNG bytes
 - `diagrams`: drawings of networks, blocks, the LSTM cell and attention
 - `hardware`: bfloat16 autocast and channels-last only where this machine runs them faster
+- `parallel`: `side_by_side`, independent trainings at once, one CPU core each
 - `check`: exercises that check themselves
 - `learning`, `autograd`, `activations`, `cnn`, `resnet`, `rnn`, `text`, `attention`,
   `seq2seq`, `transformer`, `mnist`: one module per chapter's idea (and its probe);

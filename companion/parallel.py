@@ -1,0 +1,74 @@
+"""Independent trainings side by side, one CPU core each.
+
+A small recurrent model trains in many tiny operations (one GRU time step at batch 64 is a
+small matrix product and a few elementwise ones), and a second core cannot split work that
+small: two threads for one training are no faster than one. Two trainings at once, one
+thread each, are: on two cores they finish well before the two would one after the other
+(less so where the two "cores" are one core's hyperthreads). PyTorch lets go of Python's
+lock (the GIL) inside its operations and during `backward`, so plain Python threads run them
+at the same time.
+
+The jobs must be independent: each trains its own model and draws no random numbers while it
+trains. Torch's global generator is shared between threads, so build and seed every model
+first, on one thread, and keep dropout out (`fit` reseeds the generator at its start, which is
+harmless then). Only the first job may draw a figure: it runs on the calling thread. The
+results are then exactly those of running the jobs one after another.
+Used in: 06_attention.
+"""
+import threading
+
+import torch
+
+
+def side_by_side(*jobs, workers=None):
+    """Run `jobs` (functions of no arguments) at once, at most `workers` at a time, each with one
+    torch thread; return their results in order.
+
+    workers: how many at once, default torch's thread count (what `book.setup` chose). The first
+    job runs on this thread; the others are handed out as threads become free, so put the
+    longest early. Torch's thread count is restored afterwards. If a job raises, the others
+    still finish, then the first error (in job order) is raised.
+    """
+    if not jobs or not all(callable(job) for job in jobs):
+        raise ValueError(f"side_by_side expects one or more functions of no arguments; got "
+                         f"{[type(job).__name__ for job in jobs]}")
+    workers = torch.get_num_threads() if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int; got {workers!r}")
+    results, errors = [None] * len(jobs), [None] * len(jobs)
+    queue = iter(range(len(jobs)))          # job indices, handed out in order
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            try:
+                results[i] = jobs[i]()
+            except Exception as error:      # re-raised on the calling thread
+                errors[i] = error
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                # one core per job
+    try:
+        with lock:                          # the first job is this thread's
+            first = next(queue)
+        helpers = [threading.Thread(target=work, daemon=True)
+                   for _ in range(min(workers, len(jobs)) - 1)]
+        for helper in helpers:
+            helper.start()
+        try:
+            results[first] = jobs[first]()
+        except Exception as error:
+            errors[first] = error
+        work()                              # then whatever is left
+        for helper in helpers:
+            helper.join()
+    finally:
+        torch.set_num_threads(threads)
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
