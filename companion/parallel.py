@@ -24,49 +24,60 @@ def side_by_side(*jobs, workers=None):
     """Run `jobs` (functions of no arguments) at once, at most `workers` at a time, each with one
     torch thread; return their results in order.
 
-    workers: how many at once, default torch's thread count (what `book.setup` chose). The first
-    job runs on this thread; the others are handed out as threads become free, so put the
-    longest early. Torch's thread count is restored afterwards. If a job raises, the others
-    still finish, then the first error (in job order) is raised.
+    workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
+    where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
+    The first job runs on this thread; the others are handed out as threads become free, so
+    put the longest early. The helper threads take this thread's grad mode and inference mode;
+    other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
+    does. If a job raises, or the run is interrupted (Jupyter's Stop), no new job starts, the
+    running ones finish, and the first error in job order is raised. Torch's thread count is
+    restored afterwards.
     """
     if not jobs or not all(callable(job) for job in jobs):
         raise ValueError(f"side_by_side expects one or more functions of no arguments; got "
                          f"{[type(job).__name__ for job in jobs]}")
-    workers = torch.get_num_threads() if workers is None else workers
-    if not isinstance(workers, int) or workers < 1:
+    if workers is None:
+        workers = 1 if torch.cuda.is_available() else torch.get_num_threads()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int; got {workers!r}")
     results, errors = [None] * len(jobs), [None] * len(jobs)
     queue = iter(range(len(jobs)))          # job indices, handed out in order
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def run(i):
+        try:
+            results[i] = jobs[i]()
+        except BaseException as error:      # re-raised on the calling thread
+            errors[i] = error
+            stop.set()                      # start no new job
 
     def work():
-        while True:
+        while not stop.is_set():
             with lock:
                 i = next(queue, None)
             if i is None:
                 return
-            try:
-                results[i] = jobs[i]()
-            except Exception as error:      # re-raised on the calling thread
-                errors[i] = error
+            run(i)
+
+    def helper():
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            work()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)                # one core per job
     try:
-        with lock:                          # the first job is this thread's
-            first = next(queue)
-        helpers = [threading.Thread(target=work, daemon=True)
+        first = next(queue)                 # the first job is this thread's
+        helpers = [threading.Thread(target=helper, daemon=True)
                    for _ in range(min(workers, len(jobs)) - 1)]
-        for helper in helpers:
-            helper.start()
-        try:
-            results[first] = jobs[first]()
-        except Exception as error:
-            errors[first] = error
+        for thread in helpers:
+            thread.start()
+        run(first)
         work()                              # then whatever is left
-        for helper in helpers:
-            helper.join()
+        for thread in helpers:
+            thread.join()
     finally:
+        stop.set()
         torch.set_num_threads(threads)
     for error in errors:
         if error is not None:

@@ -1,7 +1,9 @@
-"""side_by_side runs independent trainings at once and gives exactly what they give one after
-another; the first job runs on the calling thread; errors come back; the thread count is
+"""side_by_side runs independent trainings at once, one torch thread each, and gives exactly
+what they give one after another on one thread; the first job runs on the calling thread; an
+error or an interrupt stops new jobs and comes back; grad mode is carried; the thread count is
 restored."""
 import threading
+import time
 
 import pytest
 import torch
@@ -58,16 +60,64 @@ def test_runs_at_once():
     assert sorted(side_by_side(barrier.wait, barrier.wait, workers=2)) == [0, 1]
 
 
-def test_error_raised_after_the_others_finish_and_threads_restored():
+def test_one_torch_thread_per_job_and_default_workers():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        barrier = threading.Barrier(3, timeout=10)          # needs three at once
+        jobs = [lambda: (barrier.wait(), torch.get_num_threads())[1]] * 3
+        assert side_by_side(*jobs) == [1, 1, 1]             # workers: the thread count
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_one_at_a_time_where_cuda_trains(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    here = threading.get_ident()
+    assert side_by_side(*[threading.get_ident] * 3) == [here] * 3
+
+
+def test_grad_mode_carried():
+    with torch.no_grad():
+        assert side_by_side(*[torch.is_grad_enabled] * 2, workers=2) == [False, False]
+    assert side_by_side(*[torch.is_grad_enabled] * 2, workers=2) == [True, True]
+    with torch.inference_mode():
+        assert side_by_side(*[torch.is_inference_mode_enabled] * 2, workers=2) == [True, True]
+
+
+def test_first_error_in_job_order_and_no_new_job_after_it():
     threads = torch.get_num_threads()
     done = []
 
-    def fails():
-        raise RuntimeError("job 1 failed")
+    def fails(name):
+        def job():
+            raise RuntimeError(f"{name} failed")
+        return job
 
-    with pytest.raises(RuntimeError, match="job 1 failed"):
-        side_by_side(lambda: done.append(0), fails, lambda: done.append(2), workers=2)
-    assert sorted(done) == [0, 2]
+    with pytest.raises(RuntimeError, match="a failed"):
+        side_by_side(lambda: done.append(0), fails("a"), fails("b"), lambda: done.append(3),
+                     workers=1)
+    assert done == [0]                                      # nothing after the error
+    assert torch.get_num_threads() == threads
+
+
+def test_interrupt_waits_for_running_jobs_and_starts_no_new_one():
+    threads = torch.get_num_threads()
+    started, done = threading.Event(), []
+
+    def interrupted():                  # the first job, on this thread: Jupyter's Stop
+        started.wait(10)
+        raise KeyboardInterrupt
+
+    def running():
+        started.set()
+        time.sleep(0.2)
+        done.append("running")
+
+    with pytest.raises(KeyboardInterrupt):
+        side_by_side(interrupted, running, lambda: done.append("queued"), workers=2)
+    assert done == ["running"]          # finished before the interrupt came back; no new one
     assert torch.get_num_threads() == threads
 
 
@@ -76,6 +126,7 @@ def test_error_raised_after_the_others_finish_and_threads_restored():
     ((1,), None, "one or more functions"),
     ((print,), 0, "workers must be a positive int"),
     ((print,), 1.5, "workers must be a positive int"),
+    ((print,), True, "workers must be a positive int"),
 ])
 def test_bad_input(jobs, workers, message):
     with pytest.raises(ValueError, match=message):
