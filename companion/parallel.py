@@ -11,8 +11,8 @@ at the same time.
 The jobs must be independent: each trains its own model and draws no random numbers while it
 trains. Torch's global generator is shared between threads, so build and seed every model
 first, on one thread, and keep dropout out (`fit` reseeds the generator at its start, which is
-harmless then). Only the first job may draw a figure: it runs on the calling thread. The
-results are then exactly those of running the jobs one after another.
+harmless then). Only the first job may show a figure: it runs on the calling thread. The
+results are then exactly those of running the jobs one after another, each on one thread.
 Used in: 06_attention.
 """
 import threading
@@ -30,8 +30,8 @@ def side_by_side(*jobs, workers=None):
     put the longest early. The helper threads take this thread's grad mode and inference mode;
     other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
     does. If a job raises, or the run is interrupted (Jupyter's Stop), no new job starts, the
-    running ones finish, and the first error in job order is raised. Torch's thread count is
-    restored afterwards.
+    running ones finish, and then the interrupt, else the first error in job order, is raised.
+    Torch's thread count is restored afterwards.
     """
     if not jobs or not all(callable(job) for job in jobs):
         raise ValueError(f"side_by_side expects one or more functions of no arguments; got "
@@ -50,35 +50,50 @@ def side_by_side(*jobs, workers=None):
             results[i] = jobs[i]()
         except BaseException as error:      # re-raised on the calling thread
             errors[i] = error
-            stop.set()                      # start no new job
+            with lock:
+                stop.set()                  # start no new job
 
     def work():
-        while not stop.is_set():
+        while True:
             with lock:
-                i = next(queue, None)
+                i = None if stop.is_set() else next(queue, None)
             if i is None:
                 return
             run(i)
 
-    def helper():
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            work()
+    def helper(finished):
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                work()
+        finally:
+            finished.set()
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)                # one core per job
+    interrupt = None
     try:
         first = next(queue)                 # the first job is this thread's
-        helpers = [threading.Thread(target=helper, daemon=True)
-                   for _ in range(min(workers, len(jobs)) - 1)]
-        for thread in helpers:
-            thread.start()
-        run(first)
-        work()                              # then whatever is left
-        for thread in helpers:
-            thread.join()
+        finished = [threading.Event() for _ in range(min(workers, len(jobs)) - 1)]
+        for event in finished:
+            threading.Thread(target=helper, args=(event,), daemon=True).start()
+        try:
+            run(first)
+            work()                          # then whatever is left
+        except BaseException as error:      # an interrupt between two jobs
+            stop.set()
+            interrupt = error
+        for event in finished:              # (not Thread.join: an interrupted join
+            while not event.is_set():       # can report a running thread as ended)
+                try:
+                    event.wait()
+                except BaseException as error:  # an interrupt waits for the running jobs
+                    stop.set()
+                    interrupt = interrupt or error
     finally:
         stop.set()
         torch.set_num_threads(threads)
+    if interrupt is not None:
+        raise interrupt
     for error in errors:
         if error is not None:
             raise error

@@ -2,6 +2,8 @@
 what they give one after another on one thread; the first job runs on the calling thread; an
 error or an interrupt stops new jobs and comes back; grad mode is carried; the thread count is
 restored."""
+import os
+import signal
 import threading
 import time
 
@@ -14,7 +16,7 @@ from companion.seq2seq import DIGITS, PAD, Seq2Seq, reversal_task
 from companion.training import fit, seq2seq_step
 
 RECIPE = dict(epochs=2, batch_size=32, lr=5e-3, clip_grad=1.0, step=seq2seq_step,
-              loss_fn=nn.CrossEntropyLoss(ignore_index=PAD), live=False)
+              loss_fn=nn.CrossEntropyLoss(ignore_index=PAD), live=False, device="cpu")
 
 
 def job(length, attention):
@@ -60,7 +62,8 @@ def test_runs_at_once():
     assert sorted(side_by_side(barrier.wait, barrier.wait, workers=2)) == [0, 1]
 
 
-def test_one_torch_thread_per_job_and_default_workers():
+def test_one_torch_thread_per_job_and_default_workers(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)    # a CPU machine
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
@@ -88,17 +91,21 @@ def test_grad_mode_carried():
 
 def test_first_error_in_job_order_and_no_new_job_after_it():
     threads = torch.get_num_threads()
-    done = []
+    done, b_failed = [], threading.Event()
 
-    def fails(name):
-        def job():
-            raise RuntimeError(f"{name} failed")
-        return job
+    def a():                            # fails second in time, first in job order
+        b_failed.wait(10)
+        raise RuntimeError("a failed")
+
+    def b():
+        try:
+            raise RuntimeError("b failed")
+        finally:
+            b_failed.set()
 
     with pytest.raises(RuntimeError, match="a failed"):
-        side_by_side(lambda: done.append(0), fails("a"), fails("b"), lambda: done.append(3),
-                     workers=1)
-    assert done == [0]                                      # nothing after the error
+        side_by_side(a, b, lambda: done.append(2), workers=2)
+    assert done == []                   # no job started after an error
     assert torch.get_num_threads() == threads
 
 
@@ -112,12 +119,29 @@ def test_interrupt_waits_for_running_jobs_and_starts_no_new_one():
 
     def running():
         started.set()
-        time.sleep(0.2)
+        time.sleep(0.2)                 # still running when the interrupt comes
         done.append("running")
 
     with pytest.raises(KeyboardInterrupt):
         side_by_side(interrupted, running, lambda: done.append("queued"), workers=2)
-    assert done == ["running"]          # finished before the interrupt came back; no new one
+    assert done == ["running"]          # waited for; nothing new started
+    assert torch.get_num_threads() == threads
+
+
+def test_interrupt_while_waiting_for_the_others():
+    # SIGINT (Jupyter's Stop) reaches the calling thread while it waits in join
+    threads = torch.get_num_threads()
+    done = []
+
+    def interrupts_then_finishes():
+        time.sleep(0.3)                 # the calling thread is waiting by now
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        done.append("finished")
+
+    with pytest.raises(KeyboardInterrupt):
+        side_by_side(lambda: None, interrupts_then_finishes, workers=2)
+    assert done == ["finished"]         # the interrupt waited for the running job
     assert torch.get_num_threads() == threads
 
 
