@@ -3,7 +3,7 @@
 A small recurrent model trains in many tiny operations (one GRU time step at batch 64 is a
 small matrix product and a few elementwise ones), and a second core cannot split work that
 small: two threads for one training are no faster than one. Two trainings at once, one
-thread each, are: on two cores they finish well before the two would one after the other
+thread each, are: on two cores they finish sooner than the two would one after the other
 (less so where the two "cores" are one core's hyperthreads). PyTorch lets go of Python's
 lock (the GIL) inside its operations and during `backward`, so plain Python threads run them
 at the same time.
@@ -15,7 +15,9 @@ harmless then). Only the first job may show a figure: it runs on the calling thr
 results are then exactly those of running the jobs one after another, each on one thread.
 Used in: 06_attention.
 """
+import signal
 import threading
+import warnings
 
 import torch
 
@@ -25,13 +27,14 @@ def side_by_side(*jobs, workers=None):
     torch thread; return their results in order.
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
-    where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
+    where CUDA is available (`fit` trains there, and a GPU's work does not split this way), or
+    where torch cannot change its thread count (its "native" parallel backend).
     The first job runs on this thread; the others are handed out as threads become free, so
     put the longest early. The helper threads take this thread's grad mode and inference mode;
     other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
-    does. If a job raises, or the run is interrupted (Jupyter's Stop), no new job starts, the
-    running ones finish, and then the interrupt, else the first error in job order, is raised.
-    Torch's thread count is restored afterwards.
+    does. If a job raises, no new job starts, the running ones finish, and the first error in
+    job order is raised. An interrupt (Jupyter's Stop) does the same: it is held until the
+    running jobs end, then KeyboardInterrupt is raised. Torch's thread count is restored.
     """
     if not jobs or not all(callable(job) for job in jobs):
         raise ValueError(f"side_by_side expects one or more functions of no arguments; got "
@@ -44,6 +47,7 @@ def side_by_side(*jobs, workers=None):
     queue = iter(range(len(jobs)))          # job indices, handed out in order
     lock, stop = threading.Lock(), threading.Event()
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    interrupted = []
 
     def run(i):
         try:
@@ -68,33 +72,46 @@ def side_by_side(*jobs, workers=None):
         finally:
             finished.set()
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)                # one core per job
-    interrupt = None
+    def on_interrupt(signum, frame):        # Stop: held until the running jobs end
+        if not interrupted:
+            print("Interrupted: no new job starts; waiting for the running ones to end.")
+        interrupted.append(KeyboardInterrupt())
+        stop.set()
+
+    threads = set_threads(1)                # one core per job
+    if torch.get_num_threads() != 1:
+        workers = 1                         # torch refused: one job at a time
+    hold = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if hold:
+        signal.signal(signal.SIGINT, on_interrupt)
     try:
         first = next(queue)                 # the first job is this thread's
         finished = [threading.Event() for _ in range(min(workers, len(jobs)) - 1)]
         for event in finished:
             threading.Thread(target=helper, args=(event,), daemon=True).start()
-        try:
-            run(first)
-            work()                          # then whatever is left
-        except BaseException as error:      # an interrupt between two jobs
-            stop.set()
-            interrupt = error
-        for event in finished:              # (not Thread.join: an interrupted join
-            while not event.is_set():       # can report a running thread as ended)
-                try:
-                    event.wait()
-                except BaseException as error:  # an interrupt waits for the running jobs
-                    stop.set()
-                    interrupt = interrupt or error
+        run(first)
+        work()                              # then whatever is left
+        for event in finished:
+            event.wait()
     finally:
         stop.set()
-        torch.set_num_threads(threads)
-    if interrupt is not None:
-        raise interrupt
+        if hold:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        set_threads(threads)
+    if interrupted:
+        raise interrupted[0]
     for error in errors:
         if error is not None:
             raise error
     return results
+
+
+def set_threads(count):
+    """Set torch's thread count and return the previous one. torch's "native" parallel backend
+    refuses a second change with a warning; the count then stays as it was."""
+    before = torch.get_num_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.set_num_threads(count)
+    return before
