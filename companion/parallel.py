@@ -15,6 +15,7 @@ harmless then). Only the first job may show a figure: it runs on the calling thr
 results are then exactly those of running the jobs one after another, each on one thread.
 Used in: 06_attention.
 """
+import contextlib
 import signal
 import threading
 import warnings
@@ -27,14 +28,17 @@ def side_by_side(*jobs, workers=None):
     torch thread; return their results in order.
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
-    where CUDA is available (`fit` trains there, and a GPU's work does not split this way), or
-    where torch cannot change its thread count (its "native" parallel backend).
+    where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
+    Where torch cannot change its thread count (its "native" parallel backend) the jobs run
+    one at a time, whatever `workers` says.
     The first job runs on this thread; the others are handed out as threads become free, so
     put the longest early. The helper threads take this thread's grad mode and inference mode;
     other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
-    does. If a job raises, no new job starts, the running ones finish, and the first error in
-    job order is raised. An interrupt (Jupyter's Stop) does the same: it is held until the
-    running jobs end, then KeyboardInterrupt is raised. Torch's thread count is restored.
+    does. A job must not call side_by_side itself.
+    If a job raises, no new job starts, the running ones finish, and the first error in job
+    order is raised. An interrupt (Jupyter's Stop) while several jobs run is held (on the main
+    thread, under Python's default SIGINT handler, as in a notebook cell): no new job starts,
+    the running ones finish, then KeyboardInterrupt is raised. Torch's thread count is restored.
     """
     if not jobs or not all(callable(job) for job in jobs):
         raise ValueError(f"side_by_side expects one or more functions of no arguments; got "
@@ -47,7 +51,6 @@ def side_by_side(*jobs, workers=None):
     queue = iter(range(len(jobs)))          # job indices, handed out in order
     lock, stop = threading.Lock(), threading.Event()
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
-    interrupted = []
 
     def run(i):
         try:
@@ -72,46 +75,67 @@ def side_by_side(*jobs, workers=None):
         finally:
             finished.set()
 
-    def on_interrupt(signum, frame):        # Stop: held until the running jobs end
-        if not interrupted:
-            print("Interrupted: no new job starts; waiting for the running ones to end.")
-        interrupted.append(KeyboardInterrupt())
-        stop.set()
-
-    threads = set_threads(1)                # one core per job
-    if torch.get_num_threads() != 1:
-        workers = 1                         # torch refused: one job at a time
-    hold = (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-    if hold:
-        signal.signal(signal.SIGINT, on_interrupt)
+    threads = torch.get_num_threads()
     try:
-        first = next(queue)                 # the first job is this thread's
-        finished = [threading.Event() for _ in range(min(workers, len(jobs)) - 1)]
-        for event in finished:
-            threading.Thread(target=helper, args=(event,), daemon=True).start()
-        run(first)
-        work()                              # then whatever is left
-        for event in finished:
-            event.wait()
+        _set_threads(1)                     # one core per job
+        if torch.get_num_threads() != 1:
+            workers = 1                     # torch refused: one job at a time
+        count = min(workers, len(jobs))
+        with _holding_interrupts(stop, count > 1) as interrupts:
+            first = next(queue)             # the first job is this thread's
+            finished = []
+            for _ in range(count - 1):
+                event = threading.Event()
+                try:
+                    threading.Thread(target=helper, args=(event,), daemon=True).start()
+                except RuntimeError:        # no more threads: go on with those started
+                    break
+                finished.append(event)
+            run(first)                      # (even if a helper's job has failed already)
+            work()                          # then whatever is left
+            for event in finished:
+                event.wait()
     finally:
         stop.set()
-        if hold:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        set_threads(threads)
-    if interrupted:
-        raise interrupted[0]
-    for error in errors:
-        if error is not None:
-            raise error
+        _set_threads(threads)
+    first_error = next((error for error in errors if error is not None), None)
+    if interrupts:
+        raise KeyboardInterrupt from first_error
+    if first_error is not None:
+        raise first_error
     return results
 
 
-def set_threads(count):
-    """Set torch's thread count and return the previous one. torch's "native" parallel backend
-    refuses a second change with a warning; the count then stays as it was."""
-    before = torch.get_num_threads()
+@contextlib.contextmanager
+def _holding_interrupts(stop, hold):
+    """While the block runs, an interrupt (SIGINT) sets `stop` and prints a line instead of
+    raising; the list yielded records them. Only if `hold`, on the main thread, under Python's
+    default handler (signals reach only the main thread; any other handler is left alone)."""
+    interrupts = []
+    if not (hold and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        yield interrupts
+        return
+
+    def on_interrupt(signum, frame):
+        interrupts.append(signum)
+        stop.set()
+        try:
+            print("Interrupted: no new job starts; waiting for the running ones to end"
+                  + (" (restart the kernel to abandon them)." if len(interrupts) > 1 else "."))
+        except RuntimeError:                # a print was already under way on this thread
+            pass
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _set_threads(count):
+    """torch.set_num_threads(count); its "native" parallel backend refuses a second change
+    (with a warning, silenced here) and keeps the count it has."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message="Cannot set number of intraop threads")
         torch.set_num_threads(count)
-    return before

@@ -2,6 +2,7 @@
 what they give one after another on one thread; the first job runs on the calling thread; an
 error or an interrupt stops new jobs and comes back once the running ones end; grad mode is
 carried; the thread count and the SIGINT handler are restored."""
+import contextlib
 import signal
 import threading
 import time
@@ -78,16 +79,24 @@ def test_one_torch_thread_per_job_and_default_workers(monkeypatch):
         torch.set_num_threads(threads)
 
 
+def slow_ident():
+    time.sleep(0.2)                     # long enough for a helper to take the next job
+    return threading.get_ident()
+
+
 def test_one_at_a_time_where_cuda_trains(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)   # two cores, were it a CPU
     here = threading.get_ident()
-    assert side_by_side(*[threading.get_ident] * 3) == [here] * 3
+    assert side_by_side(slow_ident, threading.get_ident, threading.get_ident) == [here] * 3
 
 
 def test_one_at_a_time_where_torch_keeps_its_thread_count(monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", lambda count: None)   # "native" backend
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)            # and it keeps 2
     here = threading.get_ident()
-    assert side_by_side(*[threading.get_ident] * 3, workers=2) == [here] * 3
+    jobs = (slow_ident, threading.get_ident, threading.get_ident)
+    assert side_by_side(*jobs, workers=2) == [here] * 3
 
 
 def test_grad_mode_carried():
@@ -118,12 +127,12 @@ def test_first_error_in_job_order_and_no_new_job_after_it():
     assert torch.get_num_threads() == threads
 
 
-def test_interrupt_waits_for_running_jobs_and_starts_no_new_one():
+def test_a_jobs_interrupt_waits_for_the_running_jobs():
     threads = torch.get_num_threads()
     started, done = threading.Event(), []
 
-    def interrupted():                  # the first job, on this thread: Jupyter's Stop
-        started.wait(10)
+    def interrupted():                  # the first job, on this thread, raises it
+        assert started.wait(10)
         raise KeyboardInterrupt
 
     def running():
@@ -132,19 +141,40 @@ def test_interrupt_waits_for_running_jobs_and_starts_no_new_one():
         done.append("running")
 
     with pytest.raises(KeyboardInterrupt):
-        side_by_side(interrupted, running, lambda: done.append("queued"), workers=2)
-    assert done == ["running"]          # waited for; nothing new started
+        side_by_side(interrupted, running, workers=2)
+    assert done == ["running"]          # waited for
     assert torch.get_num_threads() == threads
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
-                    reason="signals reach only the main thread")
+def test_no_new_job_after_a_jobs_interrupt():
+    done = []
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        side_by_side(interrupted, lambda: done.append("queued"), workers=1)
+    assert done == []
+
+
+@contextlib.contextmanager
+def default_sigint():
+    """Python's own SIGINT handler, as in a notebook cell (a background run ignores SIGINT);
+    signals reach only the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_sigint_is_held_until_the_running_jobs_end(monkeypatch):
     # Jupyter's Stop: SIGINT while this thread runs its own job and a helper runs another
     said, held = [], threading.Event()
     monkeypatch.setattr(parallel, "print", lambda text: (said.append(text), held.set()),
-                        raising=False)                  # the handler's one line
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a kernel
+                        raising=False)                  # the handler's line
     threads, done, sent = torch.get_num_threads(), [], threading.Event()
 
     def first():
@@ -157,15 +187,28 @@ def test_sigint_is_held_until_the_running_jobs_end(monkeypatch):
         sent.set()
         done.append("second")
 
-    try:
+    with default_sigint():
         with pytest.raises(KeyboardInterrupt):
             side_by_side(first, second, lambda: done.append("queued"), workers=2)
         assert sorted(done) == ["first", "second"]      # both ended; nothing new started
         assert said == ["Interrupted: no new job starts; waiting for the running ones to end."]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert torch.get_num_threads() == threads
-    finally:
-        signal.signal(signal.SIGINT, previous)
+
+
+def test_sigint_not_held_when_one_job_runs_at_a_time():
+    # nothing runs beside it, so Stop stops the running job at once, as without side_by_side
+    done = []
+
+    def first():
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(10)                  # interrupted here
+        done.append("slept")
+
+    with default_sigint():
+        with pytest.raises(KeyboardInterrupt):
+            side_by_side(first, lambda: done.append("queued"), workers=1)
+    assert done == []
 
 
 @pytest.mark.parametrize("jobs, workers, message", [
