@@ -1,12 +1,9 @@
-"""Book-wide switches: fast mode, seeding, thread count, a quick exit, and `glue` that works
-anywhere.
+"""Book-wide switches: fast mode, seeding, thread count, and `glue` that works anywhere.
 
 Used in: every chapter's second cell (`setup()`), and wherever a size depends on the mode
 (`pick(full, fast)`).
 """
-import atexit
 import contextlib
-import gc
 import importlib.util
 import os
 import random
@@ -58,20 +55,9 @@ def style_figures():
         set_matplotlib_formats("retina")
 
 
-def quick_exit():
-    """Skip the garbage collector's last passes when this process ends (once registered, it
-    stays). With torch loaded they take about a second, or more after a chapter's work: most of
-    the time a notebook's kernel takes to shut down. The operating system frees the memory
-    anyway; what is lost is only what Python never promises at exit (a `__del__` of an object
-    caught in a reference cycle may not run)."""
-    if not getattr(quick_exit, "registered", False):
-        atexit.register(gc.freeze)          # frozen objects are never collected
-        quick_exit.registered = True
-
-
 def setup(seed=0, threads=None):
-    """Seed every generator, set torch's CPU thread count and the figure style, and make the
-    kernel's shutdown quick (`quick_exit`); print what was chosen.
+    """Seed every generator, set torch's CPU thread count and the figure style; print what
+    was chosen.
 
     Two busy processes on few cores slow each other down several times over, so the thread count
     is set deliberately here (BOOK_THREADS, else the cores up to 2); a chapter whose models gain
@@ -79,7 +65,6 @@ def setup(seed=0, threads=None):
     """
     seed_everything(seed)
     style_figures()
-    quick_exit()
     threads = threads or default_threads()
     torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

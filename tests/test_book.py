@@ -1,7 +1,4 @@
-"""The book's own hygiene: table of contents, clean notebooks, the Colab cell; and the book-wide
-switches of companion.book (glue, the quick exit)."""
-import subprocess
-import sys
+"""The book's own hygiene: table of contents, clean notebooks, the Colab cell."""
 from pathlib import Path
 
 import nbformat
@@ -139,34 +136,3 @@ def test_glue_without_myst_nb_only_displays_the_value(monkeypatch):
             InteractiveShell.clear_instance()
     assert [o.data for o in shown.outputs] == [{"text/plain": "0.25"}]
     assert "scrapbook" not in shown.outputs[0].metadata
-
-
-QUICK_EXIT_PROBE = """
-import atexit, gc, sys
-{register}
-before = atexit._ncallbacks()
-{register}
-assert atexit._ncallbacks() == before          # registered once, however often called
-gc.disable()                                    # no collection before the end
-
-
-class Node:
-    def __del__(self):
-        sys.stdout.write("collected at exit")
-
-
-node = Node()
-node.self = node                                # a reference cycle
-del node
-"""
-
-
-@pytest.mark.parametrize("register, collected", [
-    ("pass", True),
-    ("from companion.book import quick_exit; quick_exit()", False),
-])
-def test_quick_exit_skips_the_last_garbage_collection(register, collected):
-    probe = QUICK_EXIT_PROBE.format(register=register)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
-    assert ("collected at exit" in out) == collected
