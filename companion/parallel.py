@@ -25,7 +25,7 @@ import torch
 
 def side_by_side(*jobs, workers=None):
     """Run `jobs` (functions of no arguments) at once, at most `workers` at a time, each with one
-    torch thread; return their results in order.
+    torch thread (where they run one at a time instead: below); return their results in order.
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
     where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
@@ -49,7 +49,7 @@ def side_by_side(*jobs, workers=None):
         raise ValueError(f"workers must be a positive int; got {workers!r}")
     results, errors = [None] * len(jobs), [None] * len(jobs)
     queue = iter(range(len(jobs)))          # job indices, handed out in order
-    lock, stop = threading.Lock(), threading.Event()
+    lock, stop = threading.Lock(), _Flag()
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
     def run(i):
@@ -106,6 +106,21 @@ def side_by_side(*jobs, workers=None):
     return results
 
 
+class _Flag:
+    """A flag any thread or a signal handler may set. Unlike threading.Event it takes no lock, so
+    a handler that runs while its own thread is setting it cannot deadlock (nothing waits on
+    it)."""
+
+    def __init__(self):
+        self.value = False
+
+    def set(self):
+        self.value = True
+
+    def is_set(self):
+        return self.value
+
+
 @contextlib.contextmanager
 def _holding_interrupts(stop, hold):
     """While the block runs, an interrupt (SIGINT) sets `stop` and prints a line instead of
@@ -123,7 +138,7 @@ def _holding_interrupts(stop, hold):
         try:
             print("Interrupted: no new job starts; waiting for the running ones to end"
                   + (" (restart the kernel to abandon them)." if len(interrupts) > 1 else "."))
-        except RuntimeError:                # a print was already under way on this thread
+        except Exception:                   # a print already under way here, a closed stdout
             pass
 
     signal.signal(signal.SIGINT, on_interrupt)

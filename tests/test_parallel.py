@@ -84,19 +84,35 @@ def slow_ident():
     return threading.get_ident()
 
 
+def pretend_threads(monkeypatch, count, obeys=True):
+    """torch's thread count faked at `count` (nothing real changes); `obeys=False`: a "native"
+    parallel backend, which keeps its count whatever it is told."""
+    state = {"count": count}
+    monkeypatch.setattr(torch, "get_num_threads", lambda: state["count"])
+    monkeypatch.setattr(torch, "set_num_threads",
+                        (lambda n: state.update(count=n)) if obeys else (lambda n: None))
+
+
 def test_one_at_a_time_where_cuda_trains(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)   # two cores, were it a CPU
+    pretend_threads(monkeypatch, 2)     # two cores, were it a CPU
     here = threading.get_ident()
     assert side_by_side(slow_ident, threading.get_ident, threading.get_ident) == [here] * 3
 
 
 def test_one_at_a_time_where_torch_keeps_its_thread_count(monkeypatch):
-    monkeypatch.setattr(torch, "set_num_threads", lambda count: None)   # "native" backend
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)            # and it keeps 2
+    pretend_threads(monkeypatch, 2, obeys=False)
     here = threading.get_ident()
     jobs = (slow_ident, threading.get_ident, threading.get_ident)
     assert side_by_side(*jobs, workers=2) == [here] * 3
+
+
+def test_on_this_thread_when_no_helper_thread_starts(monkeypatch):
+    def cannot_start(self):
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    here = threading.get_ident()
+    assert side_by_side(*[threading.get_ident] * 3, workers=2) == [here] * 3
 
 
 def test_grad_mode_carried():
@@ -170,34 +186,48 @@ def default_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
+def wait_until(condition, timeout=10):
+    """Poll `condition` (no lock taken: the signal handler may be what makes it true)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def test_sigint_is_held_until_the_running_jobs_end(monkeypatch):
-    # Jupyter's Stop: SIGINT while this thread runs its own job and a helper runs another
-    said, held = [], threading.Event()
-    monkeypatch.setattr(parallel, "print", lambda text: (said.append(text), held.set()),
-                        raising=False)                  # the handler's line
-    threads, done, sent = torch.get_num_threads(), [], threading.Event()
+    # Jupyter's Stop, twice, while this thread runs its own job and a helper runs another
+    said = []
+    monkeypatch.setattr(parallel, "print", said.append, raising=False)  # the handler's lines
+    threads, done = torch.get_num_threads(), []
 
     def first():
-        assert sent.wait(10)
+        assert wait_until(lambda: "second" in done)
         done.append("first")
 
     def second():
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-        assert held.wait(10)            # the handler ran on the calling thread
-        sent.set()
+        for count in (1, 2):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            assert wait_until(lambda: len(said) == count)   # the handler ran on this thread
         done.append("second")
 
     with default_sigint():
         with pytest.raises(KeyboardInterrupt):
             side_by_side(first, second, lambda: done.append("queued"), workers=2)
         assert sorted(done) == ["first", "second"]      # both ended; nothing new started
-        assert said == ["Interrupted: no new job starts; waiting for the running ones to end."]
+        assert said == ["Interrupted: no new job starts; waiting for the running ones to end.",
+                        "Interrupted: no new job starts; waiting for the running ones to end "
+                        "(restart the kernel to abandon them)."]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert torch.get_num_threads() == threads
 
 
-def test_sigint_not_held_when_one_job_runs_at_a_time():
+@pytest.mark.parametrize("jobs, workers, native", [(2, 1, False), (1, 2, False), (2, 2, True)])
+def test_sigint_not_held_when_one_job_runs_at_a_time(monkeypatch, jobs, workers, native):
     # nothing runs beside it, so Stop stops the running job at once, as without side_by_side
+    if native:
+        pretend_threads(monkeypatch, 2, obeys=False)
     done = []
 
     def first():
@@ -207,7 +237,7 @@ def test_sigint_not_held_when_one_job_runs_at_a_time():
 
     with default_sigint():
         with pytest.raises(KeyboardInterrupt):
-            side_by_side(first, lambda: done.append("queued"), workers=1)
+            side_by_side(first, *[lambda: done.append("queued")] * (jobs - 1), workers=workers)
     assert done == []
 
 
