@@ -13,7 +13,7 @@ trains. Torch's global generator is shared between threads, so build and seed ev
 first, on one thread, and keep dropout out (`fit` reseeds the generator at its start, which is
 harmless then). Only the first job may show a figure: it runs on the calling thread. The
 results are then exactly those of running the jobs one after another, each on one thread.
-Used in: 06_attention.
+Used in: 05_rnn, 06_attention, 07_transformer.
 """
 import contextlib
 import signal
