@@ -1,9 +1,9 @@
 """Independent trainings side by side, one CPU core each.
 
-A small recurrent model trains in many tiny operations (one GRU time step at batch 64 is a
-small matrix product and a few elementwise ones), and a second core cannot split work that
-small: two threads for one training are no faster than one. Two trainings at once, one
-thread each, are: on two cores they finish sooner than the two would one after the other
+A small model trains in many small operations (one GRU time step at batch 64 is a small
+matrix product and a few elementwise ones), and a second core splits work that small
+badly: two threads make one training far less than twice as fast. Two trainings at once,
+one thread each, do better: on two cores they finish sooner than the two one after the other
 (less so where the two "cores" are one core's hyperthreads). PyTorch lets go of Python's
 lock (the GIL) inside its operations and during `backward`, so plain Python threads run them
 at the same time.
