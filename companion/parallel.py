@@ -13,6 +13,8 @@ trains. Torch's global generator is shared between threads, so build and seed ev
 first, on one thread, and keep dropout out (`fit` reseeds the generator at its start, which is
 harmless then). Only the first job may show a figure: it runs on the calling thread. The
 results are then exactly those of running the jobs one after another, each on one thread.
+Where the jobs run one at a time (one thread, a GPU, or torch's "native" parallel backend,
+which will not change its thread count) this is a plain loop on torch's threads.
 Used in: 05_rnn, 06_attention, 07_transformer.
 """
 import contextlib
@@ -25,7 +27,8 @@ import torch
 
 def side_by_side(*jobs, workers=None):
     """Run `jobs` (functions of no arguments) at once, at most `workers` at a time, each with one
-    torch thread (where they run one at a time instead: below); return their results in order.
+    torch thread; return their results in order. Where they run one at a time (below, or with
+    one worker or one job) this is a plain loop, with torch's thread count as it was.
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
     where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
@@ -75,12 +78,12 @@ def side_by_side(*jobs, workers=None):
         finally:
             finished.set()
 
-    threads = torch.get_num_threads()
+    threads, count = torch.get_num_threads(), min(workers, len(jobs))
     try:
-        _set_threads(1)                     # one core per job
-        if torch.get_num_threads() != 1:
-            workers = 1                     # torch refused: one job at a time
-        count = min(workers, len(jobs))
+        if count > 1:
+            _set_threads(1)                 # one core per job
+            if torch.get_num_threads() != 1:
+                count = 1                   # torch refused: one job at a time
         with _holding_interrupts(stop, count > 1) as interrupts:
             first = next(queue)             # the first job is this thread's
             finished = []

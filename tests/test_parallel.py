@@ -79,9 +79,13 @@ def test_one_torch_thread_per_job_and_default_workers(monkeypatch):
         torch.set_num_threads(threads)
 
 
+def ident():
+    return threading.get_ident(), torch.get_num_threads()
+
+
 def slow_ident():
     time.sleep(0.2)                     # long enough for a helper to take the next job
-    return threading.get_ident()
+    return ident()
 
 
 def pretend_threads(monkeypatch, count, obeys=True):
@@ -96,15 +100,24 @@ def pretend_threads(monkeypatch, count, obeys=True):
 def test_one_at_a_time_where_cuda_trains(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     pretend_threads(monkeypatch, 2)     # two cores, were it a CPU
-    here = threading.get_ident()
-    assert side_by_side(slow_ident, threading.get_ident, threading.get_ident) == [here] * 3
+    here = threading.get_ident()        # a plain loop, on torch's two threads
+    assert side_by_side(slow_ident, ident, ident) == [(here, 2)] * 3
+    assert torch.get_num_threads() == 2
 
 
 def test_one_at_a_time_where_torch_keeps_its_thread_count(monkeypatch):
     pretend_threads(monkeypatch, 2, obeys=False)
     here = threading.get_ident()
-    jobs = (slow_ident, threading.get_ident, threading.get_ident)
-    assert side_by_side(*jobs, workers=2) == [here] * 3
+    assert side_by_side(slow_ident, ident, ident, workers=2) == [(here, 2)] * 3
+
+
+@pytest.mark.parametrize("jobs, workers", [(1, 2), (3, 1)])
+def test_one_job_or_one_worker_is_a_plain_loop(monkeypatch, jobs, workers):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    pretend_threads(monkeypatch, 2)     # the jobs keep torch's thread count
+    here = threading.get_ident()
+    assert side_by_side(*[ident] * jobs, workers=workers) == [(here, 2)] * jobs
+    assert torch.get_num_threads() == 2
 
 
 def test_on_this_thread_when_no_helper_thread_starts(monkeypatch):
