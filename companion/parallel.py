@@ -13,8 +13,9 @@ trains. Torch's global generator is shared between threads, so build and seed ev
 first, on one thread, and keep dropout out (`fit` reseeds the generator at its start, which is
 harmless then). Only the first job may show a figure: it runs on the calling thread. The
 results are then exactly those of running the jobs one after another, each on one thread.
-Where the jobs run one at a time (one thread, a GPU, or torch's "native" parallel backend,
-which will not change its thread count) this is a plain loop on torch's threads.
+Where the jobs run one at a time (one thread or one job, where CUDA is available, or on
+torch's "native" parallel backend, which accepts one change of its thread count only) this is
+a plain loop on torch's threads.
 Used in: 05_rnn, 06_attention, 07_transformer.
 """
 import contextlib
@@ -32,8 +33,9 @@ def side_by_side(*jobs, workers=None):
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
     where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
-    Where torch cannot change its thread count (its "native" parallel backend) the jobs run
-    one at a time, whatever `workers` says.
+    On torch's "native" parallel backend (it accepts one change of its thread count only,
+    `book.setup`'s), or where torch refuses the change, the jobs run one at a time, whatever
+    `workers` says; so they do, on this thread, if no helper thread can start.
     The first job runs on this thread; the others are handed out as threads become free, so
     put the longest early. The helper threads take this thread's grad mode and inference mode;
     other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
@@ -79,9 +81,13 @@ def side_by_side(*jobs, workers=None):
             finished.set()
 
     threads, count = torch.get_num_threads(), min(workers, len(jobs))
+    if count > 1 and _native_backend():
+        count = 1                           # its one change of thread count is setup's
+    changed = False
     try:
         if count > 1:
             _set_threads(1)                 # one core per job
+            changed = True
             if torch.get_num_threads() != 1:
                 count = 1                   # torch refused: one job at a time
         with _holding_interrupts(stop, count > 1) as interrupts:
@@ -100,7 +106,8 @@ def side_by_side(*jobs, workers=None):
                 event.wait()
     finally:
         stop.set()
-        _set_threads(threads)
+        if changed:
+            _set_threads(threads)
     first_error = next((error for error in errors if error is not None), None)
     if interrupts:
         raise KeyboardInterrupt from first_error
@@ -149,6 +156,12 @@ def _holding_interrupts(stop, hold):
         yield interrupts
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _native_backend():
+    """True where torch runs its "native" parallel backend, which accepts one change of its
+    thread count only (a second is refused with a warning), so a change here could not be undone."""
+    return "parallel backend: native" in torch.__config__.parallel_info()
 
 
 def _set_threads(count):

@@ -1,7 +1,8 @@
 """side_by_side runs independent trainings at once, one torch thread each, and gives exactly
-what they give one after another on one thread; the first job runs on the calling thread; an
-error or an interrupt stops new jobs and comes back once the running ones end; grad mode is
-carried; the thread count and the SIGINT handler are restored."""
+what they give one after another on one thread; one at a time (one job or worker, CUDA, torch's
+native backend) it is a plain loop on torch's thread count; the first job runs on the calling
+thread; an error or an interrupt stops new jobs and comes back once the running ones end; grad
+mode is carried; the thread count and the SIGINT handler are restored."""
 import contextlib
 import signal
 import threading
@@ -109,6 +110,18 @@ def test_one_at_a_time_where_torch_keeps_its_thread_count(monkeypatch):
     pretend_threads(monkeypatch, 2, obeys=False)
     here = threading.get_ident()
     assert side_by_side(slow_ident, ident, ident, workers=2) == [(here, 2)] * 3
+
+
+def test_no_change_of_thread_count_on_the_native_backend(monkeypatch):
+    # its one accepted change could not be undone: never make it, run one job at a time
+    monkeypatch.setattr(torch.__config__, "parallel_info",
+                        lambda: "ATen parallel backend: native thread pool")
+    pretend_threads(monkeypatch, 2)     # it would accept this first change
+    calls = []
+    monkeypatch.setattr(parallel, "_set_threads", calls.append)
+    here = threading.get_ident()
+    assert side_by_side(slow_ident, ident, ident, workers=2) == [(here, 2)] * 3
+    assert calls == []
 
 
 @pytest.mark.parametrize("jobs, workers", [(1, 2), (3, 1)])
