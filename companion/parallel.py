@@ -1,4 +1,4 @@
-"""Independent trainings side by side, one CPU core each.
+"""Independent trainings side by side, one torch thread each.
 
 A small model trains in many small operations (one GRU time step at batch 64 is a small
 matrix product and a few elementwise ones), and a second core splits work that small
@@ -14,8 +14,8 @@ first, on one thread, and keep dropout out (`fit` reseeds the generator at its s
 harmless then). Only the first job may show a figure: it runs on the calling thread. The
 results are then exactly those of running the jobs one after another, each on one thread.
 Where the jobs run one at a time (one thread or one job, where CUDA is available, or on
-torch's "native" parallel backend, which accepts one change of its thread count only) this is
-a plain loop on torch's threads.
+torch's "native" parallel backend, which takes a new thread count only before its first
+parallel work) this is a plain loop on torch's threads.
 Used in: 05_rnn, 06_attention, 07_transformer.
 """
 import contextlib
@@ -28,14 +28,16 @@ import torch
 
 def side_by_side(*jobs, workers=None):
     """Run `jobs` (functions of no arguments) at once, at most `workers` at a time, each with one
-    torch thread; return their results in order. Where they run one at a time (below, or with
-    one worker or one job) this is a plain loop, with torch's thread count as it was.
+    torch thread; return their results in order. Where they run one at a time (one worker or
+    one job, CUDA available, torch's native backend, a refused change: below) this is a plain
+    loop, with torch's thread count as it was.
 
     workers: how many at once; default torch's thread count (what `book.setup` chose), or 1
     where CUDA is available (`fit` trains there, and a GPU's work does not split this way).
-    On torch's "native" parallel backend (it accepts one change of its thread count only,
-    `book.setup`'s), or where torch refuses the change, the jobs run one at a time, whatever
-    `workers` says; so they do, on this thread, if no helper thread can start.
+    On torch's "native" parallel backend (it takes a new thread count only before its first
+    parallel work, so `book.setup`'s is the last), or where torch refuses the change, the jobs
+    run one at a time, whatever `workers` says. If no helper thread can start, they run on this
+    thread, one at a time, each still with one torch thread.
     The first job runs on this thread; the others are handed out as threads become free, so
     put the longest early. The helper threads take this thread's grad mode and inference mode;
     other per-thread settings (autocast, a default device) are the jobs' own to set, as `fit`
@@ -86,8 +88,8 @@ def side_by_side(*jobs, workers=None):
     changed = False
     try:
         if count > 1:
-            _set_threads(1)                 # one core per job
-            changed = True
+            changed = True                  # (before the change: restored whatever happens)
+            _set_threads(1)                 # one thread per job
             if torch.get_num_threads() != 1:
                 count = 1                   # torch refused: one job at a time
         with _holding_interrupts(stop, count > 1) as interrupts:
@@ -159,8 +161,9 @@ def _holding_interrupts(stop, hold):
 
 
 def _native_backend():
-    """True where torch runs its "native" parallel backend, which accepts one change of its
-    thread count only (a second is refused with a warning), so a change here could not be undone."""
+    """True where torch runs its "native" parallel backend: it takes a new thread count only
+    before its first parallel work (later ones are refused with a warning), so a change made
+    here could not be undone."""
     return "parallel backend: native" in torch.__config__.parallel_info()
 
 

@@ -90,8 +90,8 @@ def slow_ident():
 
 
 def pretend_threads(monkeypatch, count, obeys=True):
-    """torch's thread count faked at `count` (nothing real changes); `obeys=False`: a "native"
-    parallel backend, which keeps its count whatever it is told."""
+    """torch's thread count faked at `count` (nothing real changes); `obeys=False`: torch
+    refuses every change (as a native backend does once its parallel work has begun)."""
     state = {"count": count}
     monkeypatch.setattr(torch, "get_num_threads", lambda: state["count"])
     monkeypatch.setattr(torch, "set_num_threads",
@@ -249,11 +249,15 @@ def test_sigint_is_held_until_the_running_jobs_end(monkeypatch):
         assert torch.get_num_threads() == threads
 
 
-@pytest.mark.parametrize("jobs, workers, native", [(2, 1, False), (1, 2, False), (2, 2, True)])
-def test_sigint_not_held_when_one_job_runs_at_a_time(monkeypatch, jobs, workers, native):
+@pytest.mark.parametrize("jobs, workers, backend", [
+    (2, 1, None), (1, 2, None), (2, 2, "refuses"), (2, 2, "native")])
+def test_sigint_not_held_when_one_job_runs_at_a_time(monkeypatch, jobs, workers, backend):
     # nothing runs beside it, so Stop stops the running job at once, as without side_by_side
-    if native:
+    if backend == "refuses":
         pretend_threads(monkeypatch, 2, obeys=False)
+    elif backend == "native":
+        monkeypatch.setattr(torch.__config__, "parallel_info",
+                            lambda: "ATen parallel backend: native thread pool")
     done = []
 
     def first():
