@@ -84,7 +84,7 @@ def side_by_side(*jobs, workers=None):
 
     threads, count = torch.get_num_threads(), min(workers, len(jobs))
     if count > 1 and _native_backend():
-        count = 1                           # its one change of thread count is setup's
+        count = 1                           # a change could not be undone there
     changed = False
     try:
         if count > 1:
@@ -168,8 +168,8 @@ def _native_backend():
 
 
 def _set_threads(count):
-    """torch.set_num_threads(count); its "native" parallel backend refuses a second change
-    (with a warning, silenced here) and keeps the count it has."""
+    """torch.set_num_threads(count); its "native" parallel backend refuses a change once its
+    parallel work has begun (with a warning, silenced here) and keeps the count it has."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot set number of intraop threads")
         torch.set_num_threads(count)
