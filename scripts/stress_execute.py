@@ -27,6 +27,13 @@ sends as many widget messages per second as it can.
     .venv/bin/python scripts/stress_execute.py intro 01_learning -n 20 --burn 2
     .venv/bin/python scripts/stress_execute.py repro -n 200 --parallel 2 --burn 1
     .venv/bin/python scripts/stress_execute.py --times        # the slowest cells per chapter
+    .venv/bin/python scripts/stress_execute.py --full --limits  # every chapter against its limit
+
+`--limits` ends with one more line: each chapter's slowest execution (kernel start to shutdown,
+as nbmake counts it) against the book's limit, 60 s in full mode and 30 s in fast mode, and in
+full mode the whole book, one chapter after another, against 5 minutes; and this CPU. Those
+limits are for a 2-core machine (issue 21), so measure them one execution at a time, with no
+burners and the default 2 threads.
 
 Exit status 1 when anything hung or failed. `--log FILE` appends one JSON line per execution.
 
@@ -214,6 +221,39 @@ def chapter_paths(names, scratch):
     return paths
 
 
+CHAPTER_LIMIT = {"full": 60, "fast": 30}   # seconds per chapter, kernel start to shutdown
+BOOK_LIMIT = 300                           # seconds for every chapter, full mode, in a row
+
+
+def limits_line(results, full, every_chapter, cpu=""):
+    """The limits line of `--limits`: each chapter's slowest passed execution against
+    CHAPTER_LIMIT, and in full mode, when `every_chapter` ran, their sum against BOOK_LIMIT."""
+    mode = "full" if full else "fast"
+    slowest, failed = {}, set()
+    for result in results:
+        if result["chapter"] == "repro":
+            continue
+        if result["status"] != "passed":
+            failed.add(result["chapter"])
+        else:
+            slowest[result["chapter"]] = max(slowest.get(result["chapter"], 0),
+                                             result["seconds"])
+    limit = CHAPTER_LIMIT[mode]
+    over = [f"{chapter} {seconds} s" for chapter, seconds in slowest.items() if seconds > limit]
+    parts = [f"{mode} mode: " + (f"{', '.join(over)} over {limit} s" if over else
+                                 f"every chapter within {limit} s" if slowest else
+                                 "no chapter passed")]
+    if failed:
+        parts.append(f"not passed (no time): {', '.join(sorted(failed))}")
+    if full and every_chapter and not failed:
+        total = round(sum(slowest.values()), 1)
+        parts.append(f"the whole book {total} s, {'within' if total <= BOOK_LIMIT else 'over'} "
+                     f"{BOOK_LIMIT} s")
+    slowest_text = ", ".join(f"{chapter} {seconds}" for chapter, seconds in slowest.items())
+    return (f"limits: {'; '.join(parts)} (slowest execution, s: {slowest_text})"
+            + (f"; {cpu}" if cpu else ""))
+
+
 def burners(count):
     """`count` processes that keep one core busy each (a CI machine's neighbours)."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
@@ -265,6 +305,8 @@ def main():
     parser.add_argument("--py-spy", help="path of py-spy: dump the kernel's stacks on a hang")
     parser.add_argument("--times", action="store_true",
                         help="print the slowest cells of each chapter at the end")
+    parser.add_argument("--limits", action="store_true",
+                        help="end with each chapter's time against the book's limits")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -332,7 +374,17 @@ def main():
             process.send_signal(signal.SIGTERM)
         for process in neighbours + running:
             process.wait()
-    return summarize(results, condition, args.times)
+    status = summarize(results, condition, args.times)
+    if args.limits:
+        if args.parallel > 1 or args.burn or threads != 2:
+            print("limits: these are for one execution at a time with 2 threads and no burners; "
+                  "not checked here", flush=True)
+        else:
+            sys.path.insert(0, str(TOP))
+            from companion.hardware import describe_cpu
+            print(limits_line(results, args.full, not args.chapters,
+                              f"torch's CPU: {describe_cpu()}"), flush=True)
+    return status
 
 
 def summarize(results, condition, times):
