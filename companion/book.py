@@ -1,9 +1,11 @@
-"""Book-wide switches: fast mode, seeding, thread count, and `glue` that works anywhere.
+"""Book-wide switches: fast mode, seeding, thread count, the garbage collector, and `glue` that
+works anywhere.
 
 Used in: every chapter's second cell (`setup()`), and wherever a size depends on the mode
 (`pick(full, fast)`).
 """
 import contextlib
+import gc
 import importlib.util
 import os
 import random
@@ -55,8 +57,30 @@ def style_figures():
         set_matplotlib_formats("retina")
 
 
+_imports_frozen = False
+
+
+def freeze_imports():
+    """Hide what exists now from Python's garbage collector, once per process (`gc.freeze`).
+
+    Called by `setup()` right after a chapter's imports, when what exists is the libraries (torch,
+    matplotlib, IPython): hundreds of thousands of objects that live as long as the kernel. Each
+    full collection (several in a chapter) and the kernel's exit would walk them all again, for
+    seconds in all, to find nothing to free. Objects made later are collected as usual and their
+    finalizers run, at exit too; only cycles among the objects frozen here are never freed.
+    """
+    global _imports_frozen
+    if not _imports_frozen:
+        # torch.optim imports torch._dynamo (about a third of those objects) when the first
+        # optimizer is built; imported now, it is frozen with the rest
+        importlib.import_module("torch._dynamo")
+        gc.freeze()
+        _imports_frozen = True
+
+
 def setup(seed=0, threads=None):
-    """Seed every generator, set torch's CPU thread count and the figure style; print what
+    """Seed every generator, set torch's CPU thread count and the figure style, take the
+    libraries imported so far out of the garbage collector's way (`freeze_imports`); print what
     was chosen.
 
     Two busy processes on few cores slow each other down several times over, so the thread count
@@ -65,6 +89,7 @@ def setup(seed=0, threads=None):
     """
     seed_everything(seed)
     style_figures()
+    freeze_imports()
     threads = threads or default_threads()
     torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

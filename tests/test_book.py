@@ -136,3 +136,55 @@ def test_glue_without_myst_nb_only_displays_the_value(monkeypatch):
             InteractiveShell.clear_instance()
     assert [o.data for o in shown.outputs] == [{"text/plain": "0.25"}]
     assert "scrapbook" not in shown.outputs[0].metadata
+
+
+FREEZE_SCRIPT = r'''
+import gc, sys, weakref
+from companion.book import setup
+
+class Node:
+    """An object in a reference cycle, so only the garbage collector frees it."""
+    def __init__(self, line=None):
+        self.me, self.line = self, line
+    def __del__(self):
+        if self.line:                                   # a reader's log line, say
+            with open(sys.argv[1], "a") as f:
+                f.write(self.line + "\n")
+
+gc.disable()                                # no collection before setup() looks
+before = Node()
+gone_before = weakref.ref(before)
+del before                                  # garbage, but not yet collected
+assert gc.get_freeze_count() == 0
+setup()
+gc.enable()
+assert gc.get_freeze_count() > 100_000      # the imported libraries
+gc.collect()
+assert gone_before() is not None            # frozen with them: never freed
+
+between = Node()
+gone_between = weakref.ref(between)
+del between
+setup()                                     # a second call freezes nothing
+gc.collect()
+assert gone_between() is None, "an object made after the first setup() was frozen"
+
+after = Node("written at exit")
+del after                                   # left for the collection at exit
+print("checked")
+'''
+
+
+def test_setup_freezes_only_what_exists_at_its_first_call(tmp_path):
+    """setup() takes the imported libraries out of the garbage collector's way (gc.freeze),
+    once: what the chapter makes afterwards is collected as usual, and the finalizer of an
+    object left in a cycle still runs when the kernel exits (no reader's data lost)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    done = subprocess.run([sys.executable, "-c", FREEZE_SCRIPT, str(log)], cwd=TOP,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "checked"
+    assert log.read_text() == "written at exit\n"
