@@ -57,25 +57,31 @@ def style_figures():
         set_matplotlib_formats("retina")
 
 
-_imports_frozen = False
-
-
 def freeze_imports():
     """Hide what exists now from Python's garbage collector, once per process (`gc.freeze`).
 
     Called by `setup()` right after a chapter's imports, when what exists is the libraries (torch,
-    matplotlib, IPython): hundreds of thousands of objects that live as long as the kernel. Each
-    full collection (several in a chapter) and the kernel's exit would walk them all again, for
-    seconds in all, to find nothing to free. Objects made later are collected as usual and their
-    finalizers run, at exit too; only cycles among the objects frozen here are never freed.
+    matplotlib, IPython): hundreds of thousands of objects that live as long as the kernel. When
+    the kernel exits, Python walks every object it tracks to find and free cycles; for these
+    objects that took most of the seconds a kernel needed to shut down, for nothing a reader
+    needs. A full collection while the chapter runs would walk them too.
+
+    Objects made later are collected as usual, and their finalizers run, at exit too. What is
+    frozen is what exists at the first call: the imports and anything left from before them. A
+    cycle among those objects is never freed, its finalizers never run, and what it refers to
+    stays alive; after a chapter's imports those are the libraries' own objects, which mostly
+    live as long as the kernel anyway. Nothing is frozen when something froze objects before (a
+    second call, or a reload of this module).
     """
-    global _imports_frozen
-    if not _imports_frozen:
+    if gc.get_freeze_count():
+        return
+    try:
         # torch.optim imports torch._dynamo (about a third of those objects) when the first
         # optimizer is built; imported now, it is frozen with the rest
         importlib.import_module("torch._dynamo")
-        gc.freeze()
-        _imports_frozen = True
+    except ImportError:   # a torch without it: freeze the rest
+        pass
+    gc.freeze()
 
 
 def setup(seed=0, threads=None):

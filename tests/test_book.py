@@ -158,7 +158,12 @@ del before                                  # garbage, but not yet collected
 assert gc.get_freeze_count() == 0
 setup()
 gc.enable()
-assert gc.get_freeze_count() > 100_000      # the imported libraries
+frozen = gc.get_freeze_count()
+assert frozen > 100_000                     # the imported libraries
+import torch, torch._dynamo
+tracked = {id(o) for o in gc.get_objects()}   # frozen objects are not listed
+for module in (torch, torch._dynamo):       # torch.optim's import of it included
+    assert id(vars(module)) not in tracked, f"{module.__name__} was not frozen"
 gc.collect()
 assert gone_before() is not None            # frozen with them: never freed
 
@@ -166,6 +171,7 @@ between = Node()
 gone_between = weakref.ref(between)
 del between
 setup()                                     # a second call freezes nothing
+assert gc.get_freeze_count() <= frozen       # (frozen objects can still die)
 gc.collect()
 assert gone_between() is None, "an object made after the first setup() was frozen"
 
