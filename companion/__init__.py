@@ -1,6 +1,7 @@
 """Companion code for the book *Deep Learning, Hands-On*: one module per idea.
 
-- `book`: fast mode, seeding, threads, the column width, `glue`, `expect_error`
+- `book`: fast mode, seeding, threads, the garbage collector, the column width, `glue`,
+  `expect_error`
 - `data`: MNIST as tensors (with an offline fallback), a seeded `split`, toy 2-D data
 - `training`: `train_epoch`, `fit`, `evaluate`, `predict`, `History`, `Loop`, and the steps
 - `curves`: live training curves (a `fit` callback) and `History.plot`'s figure

@@ -57,37 +57,43 @@ def style_figures():
         set_matplotlib_formats("retina")
 
 
+_imports_frozen = globals().get("_imports_frozen", False)   # kept when this module is reloaded
+
+
 def freeze_imports():
     """Hide what exists now from Python's garbage collector, once per process (`gc.freeze`).
 
     Called by `setup()` right after a chapter's imports, when what exists is the libraries (torch,
     matplotlib, IPython): hundreds of thousands of objects that live as long as the kernel. When
-    the kernel exits, Python walks every object it tracks to find and free cycles; for these
-    objects that took most of the seconds a kernel needed to shut down, for nothing a reader
-    needs. A full collection while the chapter runs would walk them too.
+    the kernel exits, Python's last collections go through every object it tracks and free the
+    cycles among them, the libraries' classes and functions included. Frozen, those are skipped
+    and never freed (the operating system takes the memory back), which takes most of the
+    seconds out of a kernel's shutdown. A full collection while the chapter runs would go
+    through them too.
 
     Objects made later are collected as usual, and their finalizers run, at exit too. What is
-    frozen is what exists at the first call: the imports and anything left from before them. A
-    cycle among those objects is never freed, its finalizers never run, and what it refers to
-    stays alive; after a chapter's imports those are the libraries' own objects, which mostly
-    live as long as the kernel anyway. Nothing is frozen when something froze objects before (a
-    second call, or a reload of this module).
+    frozen is everything that exists at the first call: in a chapter, the imports. A cycle among
+    those objects is never freed, its finalizers never run, and what it refers to stays alive;
+    after a chapter's imports those are the libraries' own objects, which mostly live as long as
+    the kernel anyway. Later calls, and a reload of this module, freeze nothing more.
     """
-    if gc.get_freeze_count():
+    global _imports_frozen
+    if _imports_frozen:
         return
     try:
-        # torch.optim imports torch._dynamo (about a third of those objects) when the first
-        # optimizer is built; imported now, it is frozen with the rest
+        # torch.optim imports torch._dynamo (about a third of those objects, a second or more)
+        # when the first optimizer is built; imported now, it is frozen with the rest
         importlib.import_module("torch._dynamo")
     except ImportError:   # a torch without it: freeze the rest
         pass
     gc.freeze()
+    _imports_frozen = True
 
 
 def setup(seed=0, threads=None):
-    """Seed every generator, set torch's CPU thread count and the figure style, take the
-    libraries imported so far out of the garbage collector's way (`freeze_imports`); print what
-    was chosen.
+    """Seed every generator, set torch's CPU thread count and the figure style, and at the first
+    call take the libraries imported so far out of the garbage collector's way (`freeze_imports`:
+    it also imports torch._dynamo, which the first optimizer would); print what was chosen.
 
     Two busy processes on few cores slow each other down several times over, so the thread count
     is set deliberately here (BOOK_THREADS, else the cores up to 2); a chapter whose models gain

@@ -155,11 +155,11 @@ gc.disable()                                # no collection before setup() looks
 before = Node()
 gone_before = weakref.ref(before)
 del before                                  # garbage, but not yet collected
-assert gc.get_freeze_count() == 0
+start = gc.get_freeze_count()               # above 0 on some Pythons (3.12)
 setup()
 gc.enable()
 frozen = gc.get_freeze_count()
-assert frozen > 100_000                     # the imported libraries
+assert frozen > start + 100_000             # the imported libraries
 import torch, torch._dynamo
 tracked = {id(o) for o in gc.get_objects()}   # frozen objects are not listed
 for module in (torch, torch._dynamo):       # torch.optim's import of it included
@@ -183,8 +183,9 @@ print("checked")
 
 def test_setup_freezes_only_what_exists_at_its_first_call(tmp_path):
     """setup() takes the imported libraries out of the garbage collector's way (gc.freeze),
-    once: what the chapter makes afterwards is collected as usual, and the finalizer of an
-    object left in a cycle still runs when the kernel exits (no reader's data lost)."""
+    once: what is made afterwards is collected as usual, and the finalizer of an object left in
+    a cycle still runs when the process exits (the atexit freeze of review29 lost such a
+    finalizer's log line). In a subprocess: the freeze is once per process."""
     import subprocess
     import sys
 
