@@ -9,6 +9,7 @@ import gc
 import importlib.util
 import os
 import random
+import sys
 
 import matplotlib
 import numpy as np
@@ -57,9 +58,6 @@ def style_figures():
         set_matplotlib_formats("retina")
 
 
-_imports_frozen = globals().get("_imports_frozen", False)   # kept when this module is reloaded
-
-
 def freeze_imports():
     """Hide what exists now from Python's garbage collector, once per process (`gc.freeze`).
 
@@ -68,26 +66,26 @@ def freeze_imports():
     the kernel exits, Python's last collections go through every object it tracks and free the
     cycles among them, the libraries' classes and functions included. Frozen, those are skipped
     and never freed (the operating system takes the memory back), which takes most of the
-    seconds out of a kernel's shutdown. A full collection while the chapter runs would go
-    through them too.
+    seconds out of a kernel's shutdown (measured with Python 3.11). A full collection while the
+    chapter runs would go through them too.
 
     Objects made later are collected as usual, and their finalizers run, at exit too. What is
-    frozen is everything that exists at the first call: in a chapter, the imports. A cycle among
-    those objects is never freed, its finalizers never run, and what it refers to stays alive;
-    after a chapter's imports those are the libraries' own objects, which mostly live as long as
-    the kernel anyway. Later calls, and a reload of this module, freeze nothing more.
+    frozen is everything that exists at the first call: in a chapter, the imports and the
+    kernel's own objects. A cycle among those objects is never freed, its finalizers never run,
+    and what it refers to stays alive; after a chapter's imports those are the libraries' own
+    objects, which mostly live as long as the kernel anyway. Later calls freeze nothing more,
+    also after a reload of this module (`importlib.reload`, IPython's `%autoreload`).
     """
-    global _imports_frozen
-    if _imports_frozen:
+    if getattr(sys, "_companion_imports_frozen", False):   # on sys: no reload forgets it
         return
     try:
-        # torch.optim imports torch._dynamo (about a third of those objects, a second or more)
-        # when the first optimizer is built; imported now, it is frozen with the rest
+        # torch.optim imports torch._dynamo (about a third of those objects) when the first
+        # optimizer is built; imported now (it takes as long), it is frozen with the rest
         importlib.import_module("torch._dynamo")
     except ImportError:   # a torch without it: freeze the rest
         pass
     gc.freeze()
-    _imports_frozen = True
+    sys._companion_imports_frozen = True
 
 
 def setup(seed=0, threads=None):
