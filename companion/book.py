@@ -66,8 +66,8 @@ def freeze_imports():
     the kernel exits, Python's last collections go through every object it tracks and free the
     cycles among them, the libraries' classes and functions included. Frozen, those are skipped
     and never freed (the operating system takes the memory back), which takes most of the
-    seconds out of a kernel's shutdown (measured with Python 3.11). A full collection while the
-    chapter runs would go through them too.
+    seconds out of a kernel's shutdown (measured with Python 3.11). Unfrozen, they would also
+    slow every full collection while the chapter runs; frozen, those skip them too.
 
     Objects made later are collected as usual, and their finalizers run, at exit too. What is
     frozen is everything that exists at the first call: in a chapter, the imports and the
@@ -80,7 +80,8 @@ def freeze_imports():
         return
     try:
         # torch.optim imports torch._dynamo (about a third of those objects) when the first
-        # optimizer is built; imported now (it takes as long), it is frozen with the rest
+        # optimizer is built; imported now (the same cost, paid here instead), it is frozen
+        # with the rest
         importlib.import_module("torch._dynamo")
     except ImportError:   # a torch without it: freeze the rest
         pass

@@ -178,9 +178,9 @@ assert gone_between() is None, "an object made after the first setup() was froze
 import importlib
 from IPython.extensions.autoreload import superreload   # what %autoreload may use
 import companion.book
-kept = Node()                               # made after the first setup(): a reader's
+kept = Node()                       # made after the first setup(): a reader's model, say
 for reload in (importlib.reload, superreload):
-    companion.book = reload(companion.book)
+    reload(companion.book)
     companion.book.setup()                  # after a reload: still nothing more frozen
     assert id(kept) in {id(o) for o in gc.get_objects()}, f"frozen after {reload.__name__}"
 
@@ -194,7 +194,8 @@ def test_setup_freezes_only_what_exists_at_its_first_call(tmp_path):
     """setup() takes the imported libraries out of the garbage collector's way (gc.freeze),
     once: what is made afterwards is collected as usual, and the finalizer of an object left in
     a cycle still runs when the process exits (an earlier design, a freeze at exit, lost such a
-    finalizer's log line). In a subprocess: the freeze is once per process."""
+    finalizer's log line), also after companion.book is reloaded (importlib.reload, IPython's
+    %autoreload). In a subprocess: the freeze is once per process."""
     import subprocess
     import sys
 
